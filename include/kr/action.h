@@ -1,0 +1,30 @@
+/* kr/action.h: the registry of action kinds (one row per kind: name, parameter
+ * validation, whether it changes Kafka, and its runtime hooks). Rule compilation calls
+ * validate so a typo in an action fails at load time; the incident engine calls start and
+ * cancel on the loop thread. Adding a kind is one file and one row in actions/registry.c. */
+#ifndef KR_ACTION_H
+#define KR_ACTION_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "kr/doc.h"
+
+typedef struct kr_action_kind {
+    const char *name;
+    /* Checks a rule's parameters for this kind at compile time. `params` is borrowed from
+     * `doc` (may be null for a kind written as `- log:` with no parameters), so errors
+     * can name file:line:col through kr_doc_*errf. Template strings ({{path}}) are
+     * checked by the caller. Returns 0 or KR_EINVAL with err filled. */
+    int (*validate)(const json_t *params, const kr_doc_t *doc, char *err, size_t errlen);
+    /* Kafka-changing kinds are subject to guards: pause, dry_run, blast radius. */
+    int kafka_changing;
+    const char *help;
+} kr_action_kind_t;
+
+/* Looks up a kind by name; NULL if unknown. Any thread (the table is constant). */
+const kr_action_kind_t *kr_action_kind_find(const char *name);
+/* The known kind names joined by ", " (for "expected one of ..." errors). Static string. */
+const char *kr_action_kind_names(void);
+
+#endif

@@ -1,0 +1,10 @@
+/* kr/cli.h: the subcommands of bin/kresponder. Each takes the arguments after its own
+ * name (argv[0] is the subcommand name) and returns the process exit code. Only main
+ * exits. Each is implemented by the module it belongs to. */
+#ifndef KR_CLI_H
+#define KR_CLI_H
+
+int kr_cmd_run(int argc, char **argv);          /* core/daemon.c */
+int kr_cmd_check(int argc, char **argv);        /* core/config.c */
+
+#endif
