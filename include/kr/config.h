@@ -1,0 +1,54 @@
+/* kr/config.h: the daemon's config file. Keys come from one table (name, type, default,
+ * min, max, help) from which the loader validates and the docs are generated. Sections
+ * that belong to other modules (clusters, receivers) are kept as JSON trees with their
+ * positions (the doc) for those modules to validate. Loop thread (or main before it). */
+#ifndef KR_CONFIG_H
+#define KR_CONFIG_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kr/doc.h"
+
+typedef struct kr_config {
+    char *path;
+    kr_doc_t *doc;               /* owns every json_t below that is marked borrowed */
+
+    char *listen;                /* "127.0.0.1:8080" */
+    char *journal_dir;
+    char *rules_dir;             /* may be NULL: no rules */
+    char *log_level;
+    int dry_run;                 /* global dry run: no Kafka-changing action writes */
+    int64_t events_keep;         /* events kept in memory for GET /v1/events */
+    int64_t dedupe_keep;         /* event ids remembered for duplicate detection */
+
+    int64_t http_body_limit;     /* bytes; larger bodies get 413 */
+    int64_t http_timeout_ms;     /* read/write timeout per request */
+    int64_t http_max_connections;
+
+    int sns_verify;
+    char *sns_cert_dir;
+    json_t *sns_topic_arns;      /* borrowed array of strings; empty = refuse all */
+    int64_t sns_max_age_ms;      /* 0 disables */
+    int sns_confirm_subscriptions;
+
+    char *eventbridge_header;
+    char *eventbridge_secret;    /* NULL: the endpoint refuses everything */
+    char *alertmanager_token;    /* NULL: no authentication required */
+    char *admin_token;           /* NULL: admin endpoints refuse everything */
+    char *pause_file;
+
+    json_t *clusters;            /* borrowed array (validated by the cluster module) */
+    json_t *receivers;           /* borrowed array (validated by the paging module) */
+} kr_config_t;
+
+/* Loads and validates a config file. Relative paths in it are taken relative to the
+ * config file's directory. Returns a new config, or NULL with err = "file:line:col: msg". */
+kr_config_t *kr_config_load(const char *path, char *err, size_t errlen);
+void kr_config_free(kr_config_t *cfg);
+
+/* Writes the reference of every key (name, type, default, range, help) as Markdown. */
+void kr_config_write_reference(FILE *out);
+
+#endif

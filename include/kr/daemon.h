@@ -1,0 +1,49 @@
+/* kr/daemon.h: the daemon context: one struct reached from every callback's arg, owned
+ * by the libevent loop thread. Subsystems hang their own context off it. */
+#ifndef KR_DAEMON_H
+#define KR_DAEMON_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "kr/config.h"
+#include "kr/idset.h"
+#include "kr/journal.h"
+#include "kr/metrics.h"
+
+typedef struct kr_intake kr_intake_t;
+
+typedef struct kr_daemon {
+    kr_config_t *cfg;
+    struct event_base *base;
+    struct evhttp *http;
+    void *routes;                /* the HTTP route table (http.c) */
+    kr_journal_t *journal;
+    kr_metrics_t *metrics;
+    kr_idset_t *seen;            /* event ids already accepted (dedupe) */
+    kr_intake_t *intake;         /* webhook intake context (intake.c) */
+
+    json_t **recent;             /* ring of the last cfg->events_keep events (owned refs) */
+    size_t recent_cap, recent_head, recent_count;
+
+    struct event *sig_term, *sig_int, *sig_hup, *stop_timer;
+    int stopping;
+    int64_t started_ms;
+    char bound[64];              /* "127.0.0.1:PORT" actually bound */
+} kr_daemon_t;
+
+/* Callback of kr_daemon_accept: rc 0 when every event is durable (or was a duplicate),
+ * KR_EIO when the journal could not persist. `ids` lists the events' ids (borrowed). */
+typedef void (*kr_accept_done_cb)(kr_daemon_t *d, int rc, const json_t *ids, size_t duplicates,
+                                  void *arg);
+
+/* Journals each event of `events` (a borrowed array of normalized events) unless its id
+ * was already seen, then calls done once every record is durable (group commit). After
+ * durability each new event enters the pipeline (recent list, metrics, rules). Returns 0,
+ * or KR_EIO at once (done not called) when the journal cannot accept records.
+ * Loop thread. */
+int kr_daemon_accept(kr_daemon_t *d, const json_t *events, kr_accept_done_cb done, void *arg);
+
+#endif

@@ -1,0 +1,52 @@
+/* kr/journal.h: the append-only journal. Every accepted event and every state change is
+ * a record: one line "<crc32c as 8 hex> <compact JSON>\n" in a segment file
+ * (journal-NNNNNNNN.log). Appends are written at once (page cache) on the loop thread;
+ * durability comes from a group commit: a dedicated thread fdatasyncs everything written
+ * so far and hands "durable up to seq N" back to the loop, which runs the callbacks of
+ * every append it covered. One fsync thus serves all requests of a loop pass.
+ *
+ * DESIGN: loop thread: kr_journal_append (write(2), queue waiter) → fsync thread:
+ * fdatasync → event_active on the loop → loop thread: waiter callbacks in seq order. */
+#ifndef KR_JOURNAL_H
+#define KR_JOURNAL_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct kr_journal kr_journal_t;
+
+/* Called on the loop thread once the record is durable (rc 0) or cannot be (KR_EIO). */
+typedef void (*kr_journal_done_cb)(int rc, uint64_t seq, void *arg);
+
+/* Opens (creating) the journal directory for appending; starts the fsync thread.
+ * Returns a new journal or NULL with err. */
+kr_journal_t *kr_journal_open(struct event_base *base, const char *dir, char *err, size_t errlen);
+/* Stops the fsync thread after a final fsync, runs pending callbacks, closes. */
+void kr_journal_close(kr_journal_t *j);
+
+/* Appends a record (borrowed; a "seq" and "t" (ms) member are added to it). `done` may be
+ * NULL (fire and forget, still durable at the next group commit). Returns the record's
+ * sequence number (> 0) in *seq, 0, or KR_EIO when the write failed (disk full, read-only):
+ * the record is not in the journal and `done` is not called. */
+int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, void *arg,
+                      uint64_t *seq);
+
+/* 1 while the journal can accept and persist records (for /readyz); the last error text. */
+int kr_journal_healthy(const kr_journal_t *j);
+const char *kr_journal_error(const kr_journal_t *j);
+uint64_t kr_journal_fsyncs(const kr_journal_t *j);
+uint64_t kr_journal_records(const kr_journal_t *j);
+
+/* Reads every record of a journal directory in order, calling cb with each record (a
+ * borrowed object). A torn or corrupt last line (a crash in the middle of a write) is
+ * reported through `torn` and ignored; corruption before the end is an error. Returns 0,
+ * KR_EIO, KR_EINVAL (corrupt, with err naming file:line), or cb's non-zero result.
+ * Any thread; call before kr_journal_open on the same directory. */
+int kr_journal_replay(const char *dir, int (*cb)(json_t *record, void *arg), void *arg,
+                      uint64_t *last_seq, int *torn, char *err, size_t errlen);
+
+/* CRC-32C (Castagnoli) of a buffer. */
+uint32_t kr_crc32c(const void *buf, size_t len);
+
+#endif

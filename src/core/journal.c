@@ -1,0 +1,460 @@
+/* core/journal.c: append-only journal with group commit on an fsync thread.
+ *
+ * DESIGN: the loop thread serializes a record and write(2)s it to the current segment
+ * (O_APPEND), then queues a waiter (seq, callback). It signals the fsync thread, which
+ * takes the highest written seq, runs fdatasync, publishes it as durable and wakes the
+ * loop with event_active. The loop pops every waiter up to that seq. A write error
+ * marks the journal unhealthy (readiness fails, intake answers 503) until a later
+ * write succeeds; an fsync error fails every waiter it covered. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "kr/err.h"
+#include "kr/journal.h"
+#include "kr/log.h"
+#include "kr/units.h"
+
+typedef struct waiter {
+    uint64_t seq;
+    kr_journal_done_cb cb;
+    void *arg;
+    struct waiter *next;
+} waiter_t;
+
+struct kr_journal {
+    struct event_base *base;
+    struct event *wake;          /* activated by the fsync thread */
+    char *dir;
+    int fd;
+    uint64_t next_seq;
+    uint64_t records;
+    int healthy;
+    char error[256];
+
+    waiter_t *head, *tail;       /* loop thread only */
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    uint64_t written;            /* highest seq written (mu) */
+    uint64_t durable;            /* highest seq fsync'd (mu) */
+    uint64_t failed_upto;        /* highest seq whose fsync failed (mu) */
+    uint64_t fsyncs;             /* (mu) */
+    int stop;                    /* (mu) */
+};
+
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+uint32_t kr_crc32c(const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    uint32_t c = 0xFFFFFFFFu;
+    pthread_once(&crc_once, crc_init);
+    while (len >= 8) {
+        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
+            crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^
+            crc_table[0][p[7]];
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+    return c ^ 0xFFFFFFFFu;
+}
+
+static void *fsync_main(void *arg)
+{
+    kr_journal_t *j = arg;
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        while (!j->stop && j->written == j->durable && j->written == j->failed_upto)
+            pthread_cond_wait(&j->cond, &j->mu);
+        if (j->written == j->durable && j->written == j->failed_upto && j->stop)
+            break;
+        uint64_t target = j->written;
+        pthread_mutex_unlock(&j->mu);
+        int rc = fdatasync(j->fd);
+        int e = errno;
+        pthread_mutex_lock(&j->mu);
+        j->fsyncs++;
+        if (rc == 0) {
+            j->durable = target;
+            if (j->failed_upto < target)
+                j->failed_upto = target; /* nothing failed below target */
+        } else {
+            j->failed_upto = target;
+            snprintf(j->error, sizeof j->error, "fdatasync: %s", strerror(e));
+        }
+        event_active(j->wake, EV_READ, 0);
+        if (j->stop && j->written == target)
+            break;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+/* Loop thread: run callbacks of waiters the fsync thread has settled. */
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    kr_journal_t *j = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&j->mu);
+    uint64_t durable = j->durable, settled = j->failed_upto;
+    pthread_mutex_unlock(&j->mu);
+    while (j->head && j->head->seq <= settled) {
+        waiter_t *w = j->head;
+        j->head = w->next;
+        if (!j->head)
+            j->tail = NULL;
+        int rc = w->seq <= durable ? KR_OK : KR_EIO;
+        if (rc != KR_OK) {
+            j->healthy = 0;
+            KR_ERROR("journal", "msg=\"record not durable\" seq=%llu error=\"%s\"",
+                     (unsigned long long)w->seq, j->error);
+        }
+        w->cb(rc, w->seq, w->arg);
+        free(w);
+    }
+}
+
+static int segment_path(const char *dir, unsigned n, char *buf, size_t len)
+{
+    return snprintf(buf, len, "%s/journal-%08u.log", dir, n) < (int)len ? 0 : KR_EINVAL;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
+        return -1;
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Sorted segment numbers of a directory. Returns count (>= 0) or -1. *out is malloc'd. */
+static int list_segments(const char *dir, unsigned **out)
+{
+    DIR *d = opendir(dir);
+    unsigned *v = NULL;
+    int n = 0, cap = 0;
+    struct dirent *de;
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    while ((de = readdir(d))) {
+        unsigned num;
+        char tail[8];
+        if (sscanf(de->d_name, "journal-%8u.%4s", &num, tail) == 2 && strcmp(tail, "log") == 0) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                unsigned *nv = realloc(v, (size_t)cap * sizeof *v);
+                if (!nv) {
+                    free(v);
+                    closedir(d);
+                    return -1;
+                }
+                v = nv;
+            }
+            v[n++] = num;
+        }
+    }
+    closedir(d);
+    for (int i = 1; i < n; i++) /* few segments: insertion sort */
+        for (int k = i; k > 0 && v[k - 1] > v[k]; k--) {
+            unsigned t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    *out = v;
+    return n;
+}
+
+static int replay_dir(const char *dir, int (*cb)(json_t *record, void *arg), void *arg,
+                      uint64_t *last_seq, int *torn, off_t *torn_at, char *err, size_t errlen);
+
+kr_journal_t *kr_journal_open(struct event_base *base, const char *dir, char *err, size_t errlen)
+{
+    kr_journal_t *j = calloc(1, sizeof *j);
+    unsigned *segs = NULL;
+    char path[4096];
+    uint64_t last = 0;
+    int torn = 0, n;
+    off_t torn_at = -1;
+
+    if (!j || !(j->dir = strdup(dir))) {
+        kr_seterr(err, errlen, KR_ENOMEM, "journal: out of memory");
+        goto fail;
+    }
+    j->fd = -1;
+    if (mkdir_p(dir) != 0) {
+        kr_seterr(err, errlen, KR_EIO, "journal: cannot create directory %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    if (replay_dir(dir, NULL, NULL, &last, &torn, &torn_at, err, errlen) != 0)
+        goto fail;
+    if ((n = list_segments(dir, &segs)) < 0) {
+        kr_seterr(err, errlen, KR_EIO, "journal: cannot list %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    unsigned segno = n ? segs[n - 1] : 1;
+    segment_path(dir, segno, path, sizeof path);
+    /* A torn last record (crash mid-write) was never acknowledged: cut it off so that
+     * new records follow the last good one. */
+    if (torn && torn_at >= 0 && truncate(path, torn_at) != 0) {
+        kr_seterr(err, errlen, KR_EIO, "journal: cannot truncate torn tail of %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (j->fd < 0) {
+        kr_seterr(err, errlen, KR_EIO, "journal: cannot open %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    j->next_seq = last + 1;
+    j->written = j->durable = j->failed_upto = last;
+    j->healthy = 1;
+    j->base = base;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cond, NULL);
+    if (!(j->wake = event_new(base, -1, 0, wake_cb, j)) ||
+        pthread_create(&j->thread, NULL, fsync_main, j) != 0) {
+        kr_seterr(err, errlen, KR_ENOMEM, "journal: cannot start the fsync thread");
+        if (j->wake)
+            event_free(j->wake);
+        j->wake = NULL;
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cond);
+        goto fail;
+    }
+    free(segs);
+    KR_INFO("journal", "msg=\"journal open\" dir=%s segment=%s next_seq=%llu torn_tail=%d", dir, path,
+            (unsigned long long)j->next_seq, torn);
+    return j;
+fail:
+    free(segs);
+    if (j) {
+        if (j->fd >= 0)
+            close(j->fd);
+        free(j->dir);
+        free(j);
+    }
+    return NULL;
+}
+
+void kr_journal_close(kr_journal_t *j)
+{
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->mu);
+    j->stop = 1;
+    pthread_cond_signal(&j->cond);
+    pthread_mutex_unlock(&j->mu);
+    pthread_join(j->thread, NULL);
+    wake_cb(-1, 0, j);
+    while (j->head) { /* cannot happen after the final fsync, but never leak a waiter */
+        waiter_t *w = j->head;
+        j->head = w->next;
+        w->cb(KR_EIO, w->seq, w->arg);
+        free(w);
+    }
+    event_free(j->wake);
+    close(j->fd);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cond);
+    free(j->dir);
+    free(j);
+}
+
+int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, void *arg,
+                      uint64_t *seq_out)
+{
+    uint64_t seq = j->next_seq;
+    char *body, *line;
+    int rc = KR_OK;
+
+    json_object_set_new(record, "seq", json_integer((json_int_t)seq));
+    json_object_set_new(record, "t", json_integer(kr_now_ms()));
+    body = json_dumps(record, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (!body)
+        return KR_ENOMEM;
+    size_t blen = strlen(body);
+    if (!(line = malloc(blen + 11))) {
+        free(body);
+        return KR_ENOMEM;
+    }
+    snprintf(line, 10, "%08x ", kr_crc32c(body, blen));
+    memcpy(line + 9, body, blen);
+    line[9 + blen] = '\n';
+    size_t len = blen + 10, off = 0;
+    free(body);
+    while (off < len) {
+        ssize_t w = write(j->fd, line + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            snprintf(j->error, sizeof j->error, "write: %s", w < 0 ? strerror(errno) : "short write");
+            KR_ERROR("journal", "msg=\"cannot append\" error=\"%s\"", j->error);
+            j->healthy = 0;
+            /* A partial line would make the rest of the segment unreadable: cut it off. */
+            if (off > 0) {
+                off_t end = lseek(j->fd, 0, SEEK_END);
+                if (end >= (off_t)off && ftruncate(j->fd, end - (off_t)off) != 0)
+                    KR_ERROR("journal", "msg=\"cannot truncate partial record\" error=\"%s\"", strerror(errno));
+            }
+            rc = KR_EIO;
+            goto done;
+        }
+        off += (size_t)w;
+    }
+    j->next_seq++;
+    j->records++;
+    j->healthy = 1;
+    if (done) {
+        waiter_t *w = calloc(1, sizeof *w);
+        if (!w) {
+            rc = KR_ENOMEM;
+            goto signal;
+        }
+        w->seq = seq;
+        w->cb = done;
+        w->arg = arg;
+        if (j->tail)
+            j->tail->next = w;
+        else
+            j->head = w;
+        j->tail = w;
+    }
+signal:
+    pthread_mutex_lock(&j->mu);
+    j->written = seq;
+    pthread_cond_signal(&j->cond);
+    pthread_mutex_unlock(&j->mu);
+    if (seq_out)
+        *seq_out = seq;
+done:
+    free(line);
+    return rc;
+}
+
+int kr_journal_healthy(const kr_journal_t *j) { return j && j->healthy; }
+const char *kr_journal_error(const kr_journal_t *j) { return j ? j->error : "no journal"; }
+
+uint64_t kr_journal_fsyncs(const kr_journal_t *j)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&j->mu);
+    uint64_t n = j->fsyncs;
+    pthread_mutex_unlock((pthread_mutex_t *)&j->mu);
+    return n;
+}
+
+uint64_t kr_journal_records(const kr_journal_t *j) { return j->records; }
+
+static int replay_file(const char *path, int is_last, int (*cb)(json_t *, void *), void *arg,
+                       uint64_t *last_seq, int *torn, off_t *torn_at, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int rc = KR_OK;
+
+    if (!f)
+        return kr_seterr(err, errlen, KR_EIO, "journal: cannot open %s: %s", path, strerror(errno));
+    off_t line_start = 0;
+    while ((line_start = ftello(f)) >= 0 && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        int complete = n > 0 && line[n - 1] == '\n';
+        if (complete)
+            line[--n] = 0;
+        json_t *rec = NULL;
+        unsigned crc;
+        int ok = complete && n > 9 && line[8] == ' ' && sscanf(line, "%8x", &crc) == 1 &&
+                 kr_crc32c(line + 9, (size_t)n - 9) == crc &&
+                 (rec = json_loadb(line + 9, (size_t)n - 9, 0, NULL)) && json_is_object(rec);
+        if (!ok) {
+            json_decref(rec);
+            /* Only the very last line of the last segment may be torn (crash mid-write). */
+            int c = fgetc(f);
+            if (c == EOF && is_last) {
+                if (torn)
+                    *torn = 1;
+                if (torn_at)
+                    *torn_at = line_start;
+                KR_WARN("journal", "msg=\"ignoring torn last record\" file=%s line=%ld", path, lineno);
+                break;
+            }
+            rc = kr_seterr(err, errlen, KR_EINVAL, "journal: %s:%ld: corrupt record (checksum or JSON)",
+                           path, lineno);
+            break;
+        }
+        json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
+        if (last_seq && (uint64_t)seq > *last_seq)
+            *last_seq = (uint64_t)seq;
+        if (cb && (rc = cb(rec, arg)) != 0) {
+            json_decref(rec);
+            break;
+        }
+        json_decref(rec);
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+static int replay_dir(const char *dir, int (*cb)(json_t *record, void *arg), void *arg,
+                      uint64_t *last_seq, int *torn, off_t *torn_at, char *err, size_t errlen)
+{
+    unsigned *segs = NULL;
+    char path[4096];
+    int n = list_segments(dir, &segs), rc = KR_OK;
+
+    if (last_seq)
+        *last_seq = 0;
+    if (torn)
+        *torn = 0;
+    if (n < 0)
+        return kr_seterr(err, errlen, KR_EIO, "journal: cannot list %s: %s", dir, strerror(errno));
+    for (int i = 0; i < n && rc == KR_OK; i++) {
+        segment_path(dir, segs[i], path, sizeof path);
+        rc = replay_file(path, i == n - 1, cb, arg, last_seq, torn, torn_at, err, errlen);
+    }
+    free(segs);
+    return rc;
+}
+
+int kr_journal_replay(const char *dir, int (*cb)(json_t *record, void *arg), void *arg,
+                      uint64_t *last_seq, int *torn, char *err, size_t errlen)
+{
+    return replay_dir(dir, cb, arg, last_seq, torn, NULL, err, errlen);
+}

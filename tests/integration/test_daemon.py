@@ -1,0 +1,80 @@
+"""tests/integration/test_daemon.py: the daemon's own endpoints, config errors, signals,
+and that events survive a restart (journal replay)."""
+import json
+import os
+import signal
+import subprocess
+
+import krlib
+import krzk
+
+t = krzk.Checks("daemon")
+
+
+@t.case
+def health_ready_metrics():
+    d = krlib.Daemon.start()
+    code, body, _ = d.request("GET", "/healthz")
+    t.eq(code, 200, "healthz status")
+    t.eq(body, {"status": "ok"}, "healthz body")
+    code, body, _ = d.request("GET", "/readyz")
+    t.eq(code, 200, "readyz status")
+    t.eq(body["checks"]["journal"], "ok", "readyz journal check")
+    code, text, hdrs = d.request("GET", "/metrics")
+    t.eq(code, 200, "metrics status")
+    t.ok(hdrs["Content-Type"].startswith("text/plain; version=0.0.4"), "prometheus content type")
+    t.ok("# TYPE kresponder_http_requests_total counter" in text, "metrics has families")
+    t.eq(d.metric("http_requests_total", 'endpoint="/healthz",code="200"'), 1.0,
+         "the healthz request was counted")
+    t.eq(d.events(), [], "no events yet")
+    t.eq(d.stop(), 0, "clean exit on SIGTERM")
+
+
+@t.case
+def json_errors_for_404_405_and_bad_query():
+    d = krlib.Daemon.start()
+    code, body, _ = d.request("GET", "/nope")
+    t.eq((code, body), (404, {"error": "no such endpoint: /nope"}), "404 is JSON")
+    code, body, hdrs = d.request("POST", "/healthz", "")
+    t.eq(code, 405, "405 on wrong method")
+    t.eq(body, {"error": "method POST not allowed on /healthz"}, "405 is JSON")
+    t.eq(hdrs.get("Allow"), "GET", "Allow header lists the methods")
+    code, body, _ = d.request("GET", "/v1/events?limit=abc")
+    t.eq((code, body), (400, {"error": "limit must be a positive integer"}), "bad limit")
+    d.stop()
+
+
+@t.case
+def config_errors_are_file_line_col():
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="kr-it-")
+    path = os.path.join(tmp, "bad.yaml")
+    with open(path, "w") as f:
+        f.write("listen: 127.0.0.1:0\nsns:\n  verify: maybe\n")
+    r = subprocess.run([krlib.BIN, "run", "-c", path], capture_output=True, text=True,
+                       timeout=krzk.tmout(10))
+    t.eq(r.returncode, 1, "run exits 1 on a bad config")
+    t.eq(r.stderr.strip(), path + ":3:11: sns.verify must be true or false", "error text")
+    r = subprocess.run([krlib.BIN, "check", "-c", path], capture_output=True, text=True)
+    t.eq(r.returncode, 1, "check exits 1")
+    r = subprocess.run([krlib.BIN, "check", "-c", os.path.join(krlib.SRCDIR, "kresponder.example.yaml")],
+                       capture_output=True, text=True,
+                       env=dict(os.environ, KRESPONDER_EVENTBRIDGE_SECRET="x", KRESPONDER_ADMIN_TOKEN="y",
+                                KRESPONDER_SLACK_WEBHOOK="https://hooks.slack.com/services/T/B/X"))
+    t.eq(r.returncode, 0, "the example config passes check: " + r.stderr)
+    r = subprocess.run([krlib.BIN, "check", "--reference"], capture_output=True, text=True)
+    t.ok("| `sns.max_age` | duration | 1h |" in r.stdout, "the reference is generated from the table")
+
+
+@t.case
+def busy_port_is_a_clear_error():
+    d = krlib.Daemon.start()
+    try:
+        krlib.Daemon.start({"listen": d.addr})
+        t.ok(False, "second daemon on the same port must fail")
+    except RuntimeError as e:
+        t.ok("cannot listen on " + d.addr in str(e), "says which address: %s" % e)
+    d.stop()
+
+
+t.finish()
