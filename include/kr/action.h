@@ -22,6 +22,10 @@ typedef struct kr_action_kind {
     const char *help;
 } kr_action_kind_t;
 
+/* The kinds, one file each under src/actions/. */
+extern const kr_action_kind_t kr_action_log, kr_action_page, kr_action_evacuate,
+    kr_action_drain_stack, kr_action_elect_leaders, kr_action_mark_streams_reset, kr_action_exec;
+
 /* Looks up a kind by name; NULL if unknown. Any thread (the table is constant). */
 const kr_action_kind_t *kr_action_kind_find(const char *name);
 /* The known kind names joined by ", " (for "expected one of ..." errors). Static string. */
