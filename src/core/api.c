@@ -22,6 +22,14 @@ static void readyz(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
     json_t *checks = json_object();
     int ready = 1;
     (void)rest;
+    if (!kr_journal_healthy(d->journal)) {
+        /* the last write failed: probe with a tiny record, which clears the state once
+         * the disk takes writes again */
+        json_t *probe = json_pack("{s:s}", "kind", "probe");
+        if (probe)
+            kr_journal_append(d->journal, probe, NULL, NULL, NULL);
+        json_decref(probe);
+    }
     if (kr_journal_healthy(d->journal)) {
         json_object_set_new(checks, "journal", json_string("ok"));
     } else {

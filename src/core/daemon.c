@@ -95,8 +95,6 @@ int kr_daemon_accept(kr_daemon_t *d, const json_t *events, kr_accept_done_cb don
     size_t i;
     json_t *ev, *fresh = NULL;
 
-    if (!kr_journal_healthy(d->journal))
-        return KR_EIO;
     if (!(a = calloc(1, sizeof *a)) || !(a->events = json_array()) || !(a->ids = json_array()) ||
         !(fresh = json_array())) {
         if (a) {

@@ -67,8 +67,11 @@ class Daemon:
         krzk.on_cleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
         line = proc.stdout.readline()
         if not line.startswith("listening on "):
-            err = proc.stderr.read() if proc.poll() is not None else ""
-            proc.kill()
+            try:  # stdout closed: the daemon is exiting; collect what it said
+                proc.wait(krzk.tmout(10))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            err = proc.stderr.read()
             raise RuntimeError("kresponder did not start: %r %s" % (line, err))
         return cls(proc, directory, line.split()[-1], config_path)
 
