@@ -22,6 +22,7 @@ static int cmd_version(int argc, char **argv)
 static const kr_command_t commands[] = {
     { "run", kr_cmd_run, "run -c FILE                 run the daemon" },
     { "check", kr_cmd_check, "check -c FILE               validate a config file (and its rules)" },
+    { "sns-verify", kr_cmd_sns_verify, "sns-verify --cert-dir DIR [--max-age D] FILE|-  verify an SNS message offline" },
     { "version", cmd_version, "version                     print the version" },
 };
 

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "kr/cli.h"
 #include "kr/err.h"
 #include "kr/sns.h"
 #include "kr/units.h"
@@ -722,5 +723,142 @@ int kr_sns_verify(const json_t *msg, kr_sns_certs_t *certs, int64_t now_s, int64
 done:
     ERR_clear_error();
     free(tosign);
+    return rc;
+}
+
+/* ---- kresponder sns-verify --------------------------------------------------------- */
+
+#define SNS_CLI_MAX_INPUT (4 << 20) /* SNS messages are at most 256 KiB */
+
+static void sns_verify_usage(FILE *f)
+{
+    fprintf(f, "usage: kresponder sns-verify --cert-dir DIR [--max-age DURATION] FILE|-\n"
+               "Verifies an SNS message (HTTP delivery or Lambda Sns record) offline with the\n"
+               "signing certificates in DIR, each named by its URL's file name. Prints \"valid\"\n"
+               "(exit 0) or \"invalid: REASON\" (exit 1). The message's age is checked only with\n"
+               "--max-age (e.g. 15m).\n");
+}
+
+static char *read_input(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0;
+
+    *len = 0;
+    if (!f) {
+        kr_seterr(err, errlen, KR_EIO, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (*len == cap) {
+            char *nb = cap >= SNS_CLI_MAX_INPUT ? NULL : realloc(buf, cap ? cap * 2 : 65536);
+            if (!nb) {
+                kr_seterr(err, errlen, KR_EIO, "%s is larger than %d bytes", path,
+                          SNS_CLI_MAX_INPUT);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap = cap ? cap * 2 : 65536;
+        }
+        size_t n = fread(buf + *len, 1, cap - *len, f);
+        *len += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                kr_seterr(err, errlen, KR_EIO, "cannot read %s: %s", path, strerror(errno));
+                free(buf);
+                buf = NULL;
+            }
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    return buf;
+}
+
+int kr_cmd_sns_verify(int argc, char **argv)
+{
+    const char *dir = NULL, *file = NULL, *max_age = NULL;
+    int64_t max_age_ms = 0;
+    char err[512] = "", *buf = NULL;
+    size_t len = 0;
+    json_t *msg = NULL;
+    kr_sns_certs_t *certs = NULL;
+    struct stat st;
+    int rc = 2;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            sns_verify_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--cert-dir") == 0 && i + 1 < argc) {
+            dir = argv[++i];
+        } else if (strncmp(a, "--cert-dir=", 11) == 0) {
+            dir = a + 11;
+        } else if (strcmp(a, "--max-age") == 0 && i + 1 < argc) {
+            max_age = argv[++i];
+        } else if (strncmp(a, "--max-age=", 10) == 0) {
+            max_age = a + 10;
+        } else if ((a[0] != '-' || strcmp(a, "-") == 0) && !file) {
+            file = a;
+        } else {
+            fprintf(stderr, "kresponder sns-verify: unexpected argument \"%s\"\n", a);
+            sns_verify_usage(stderr);
+            return 2;
+        }
+    }
+    if (!dir || !file) {
+        fprintf(stderr, "kresponder sns-verify: %s\n", !dir ? "--cert-dir DIR is required"
+                                                           : "give a message FILE or - for stdin");
+        sns_verify_usage(stderr);
+        return 2;
+    }
+    if (max_age && kr_duration_parse(max_age, &max_age_ms, err, sizeof err) != 0) {
+        fprintf(stderr, "kresponder sns-verify: --max-age: %s\n", err);
+        return 2;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "kresponder sns-verify: cert dir %s is not a directory\n", dir);
+        return 2;
+    }
+    if (!(buf = read_input(file, &len, err, sizeof err))) {
+        fprintf(stderr, "kresponder sns-verify: %s\n", err);
+        goto done;
+    }
+    if (!(certs = kr_sns_certs_new(dir))) {
+        fprintf(stderr, "kresponder sns-verify: out of memory\n");
+        goto done;
+    }
+    json_error_t jerr;
+    msg = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!msg) {
+        printf("invalid: %s is not JSON: line %d column %d: %s\n",
+               strcmp(file, "-") == 0 ? "stdin" : file, jerr.line, jerr.column, jerr.text);
+        rc = 1;
+        goto done;
+    }
+    /* A Lambda event holds the message in Records[0].Sns. */
+    const json_t *m = msg;
+    json_t *records = json_object_get(msg, "Records");
+    if (json_is_array(records) && json_array_size(records) == 1 &&
+        json_is_object(json_object_get(json_array_get(records, 0), "Sns")))
+        m = json_object_get(json_array_get(records, 0), "Sns");
+    /* Duration in ms to seconds, rounding up so "1500ms" never allows less than asked. */
+    int64_t max_age_s = max_age_ms > 0 ? (max_age_ms + 999) / 1000 : 0;
+    if (kr_sns_verify(m, certs, (int64_t)time(NULL), max_age_s, NULL, err, sizeof err) == 0) {
+        printf("valid\n");
+        rc = 0;
+    } else {
+        printf("invalid: %s\n", err);
+        rc = 1;
+    }
+done:
+    json_decref(msg);
+    kr_sns_certs_free(certs);
+    free(buf);
     return rc;
 }
