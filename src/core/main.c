@@ -23,6 +23,7 @@ static const kr_command_t commands[] = {
     { "run", kr_cmd_run, "run -c FILE                 run the daemon" },
     { "check", kr_cmd_check, "check -c FILE               validate a config file (and its rules)" },
     { "sns-verify", kr_cmd_sns_verify, "sns-verify --cert-dir DIR [--max-age D] FILE|-  verify an SNS message offline" },
+    { "decode", kr_cmd_decode, "decode [--format F] FILE|-   print the normalized events of a webhook payload" },
     { "version", cmd_version, "version                     print the version" },
 };
 
