@@ -378,6 +378,12 @@ KR_TEST(put_and_delete_methods)
     CHECK_STR(f.srv.method, "DELETE");
     CHECK_INT(f.srv.body_len, 0);
     CHECK_INT(g.status, 200);
+    kr_http_request_t head = { .method = "HEAD", .url = url(f.srv.port, "/echo") };
+    CHECK_INT(kr_httpc_request(f.c, &head, done_cb, &g), 0);
+    CHECK(run_until(f.base, &g.calls, 3, 5000));
+    CHECK_STR(f.srv.method, "HEAD");
+    CHECK_INT(g.status, 200);
+    CHECK_INT(g.body_len, 0);
 done:
     got_reset(&g);
     fixture_teardown(&f);
@@ -469,6 +475,25 @@ KR_TEST(max_response_truncates)
     CHECK(run_until(f.base, &g.calls, 3, 5000));
     CHECK_INT(g.truncated, 0);
     CHECK_INT(g.body_len, 300000);
+done:
+    got_reset(&g);
+    fixture_teardown(&f);
+}
+
+KR_TEST(host_names_resolve_off_the_loop)
+{
+    /* "localhost" goes through curl's resolver thread (AsynchDNS), not the loop */
+    fixture_t f;
+    got_t g = { 0 };
+    if (fixture_setup(&f) != 0)
+        goto done;
+    char u[64];
+    snprintf(u, sizeof u, "http://localhost:%d/echo?name=1", f.srv.port);
+    kr_http_request_t req = { .method = "GET", .url = u };
+    CHECK_INT(kr_httpc_request(f.c, &req, done_cb, &g), 0);
+    CHECK(run_until(f.base, &g.calls, 1, 5000));
+    CHECKF(g.status == 200, "status %ld error %s", g.status, g.error);
+    CHECK_STR(g.body, "GET /echo?name=1 ");
 done:
     got_reset(&g);
     fixture_teardown(&f);
