@@ -24,6 +24,8 @@ static const kr_command_t commands[] = {
     { "check", kr_cmd_check, "check -c FILE               validate a config file (and its rules)" },
     { "sns-verify", kr_cmd_sns_verify, "sns-verify --cert-dir DIR [--max-age D] FILE|-  verify an SNS message offline" },
     { "decode", kr_cmd_decode, "decode [--format F] FILE|-   print the normalized events of a webhook payload" },
+    { "check-rules", kr_cmd_check_rules, "check-rules DIR|FILE        validate rule files (every error as file:line:col)" },
+    { "match", kr_cmd_match, "match -r DIR|FILE EVENT|-   show which rules match an event and what they would do" },
     { "version", cmd_version, "version                     print the version" },
 };
 
