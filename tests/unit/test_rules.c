@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kr/action.h"
 #include "kr/doc.h"
 #include "kr/pattern.h"
 #include "kr/rules.h"
@@ -387,35 +386,25 @@ KR_TEST(directory_loading_sorted_and_empty)
     free(err);
 }
 
-/* The shipped examples must always compile. They use page/evacuate/mark_streams_reset,
- * which the action registry gains in a later issue: until kr_action_kind_find("page")
- * finds it, every error must be an "unknown action kind" for a kind that is indeed not
- * registered yet (so patterns, durations and templates are still checked). The lead
- * removes this guard when the rows land. */
+/* The shipped examples must always compile against the real action registry. */
 KR_TEST(shipped_rules_compile)
 {
     char *err = calloc(1, ERRLEN);
     kr_ruleset_t *rs = kr_ruleset_load(kr_test_path("rules"), err, ERRLEN);
-    if (kr_action_kind_find("page")) {
-        CHECKF(rs != NULL, "%s", err);
-        CHECK(kr_ruleset_count(rs) >= 7);
-    } else {
-        printf("note: action kind \"page\" is not registered yet; only unknown-kind errors are allowed in rules/\n");
-        CHECK(rs == NULL);
-        int lines = 0;
-        for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"), lines++) {
-            const char *k = strstr(line, "unknown action kind \"");
-            CHECKF(k != NULL, "%s", line);
-            if (!k)
-                continue;
-            char kind[64] = "";
-            sscanf(k + 21, "%63[^\"]", kind);
-            CHECKF(kr_action_kind_find(kind) == NULL, "%s", line);
-            CHECKF(strcmp(kind, "page") == 0 || strcmp(kind, "evacuate") == 0 ||
-                       strcmp(kind, "mark_streams_reset") == 0, "%s", line);
-        }
-        CHECK(lines >= 7);
-    }
+    CHECKF(rs != NULL, "%s", err);
+    CHECK_INT(kr_ruleset_count(rs), 7);
+    CHECK_INT(kr_ruleset_nfiles(rs), 3);
+    /* spot-check that they match what they are for */
+    json_t *ev = json_loads("{\"source\":\"zookeeper\",\"type\":\"broker.left\",\"state\":\"firing\","
+                            "\"cluster\":\"orders-prod\",\"broker\":{\"id\":1004}}", 0, NULL);
+    json_t *got = json_array(), *want = json_pack("[ss]", "page-on-broker-left", "evacuate-on-broker-left");
+    kr_ruleset_match(rs, ev, collect_cb, got);
+    CHECK_JSON(got, want);
+    const kr_rule_t *r = kr_ruleset_find(rs, "evacuate-on-ec2-status-check");
+    CHECK(r != NULL && kr_rule_for_ms(r) == 180000);
+    json_decref(got);
+    json_decref(want);
+    json_decref(ev);
     kr_ruleset_decref(rs);
     free(err);
 }
