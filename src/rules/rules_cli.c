@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kr/cli.h"
+#include "kr/decode.h"
 #include "kr/rules.h"
 
 #define ERRBUF (1 << 20)
@@ -82,7 +83,7 @@ int kr_cmd_match(int argc, char **argv)
     const char *rules = NULL, *event_path = NULL;
     char *err = NULL, *buf = NULL;
     kr_ruleset_t *rs = NULL;
-    json_t *doc = NULL;
+    json_t *doc = NULL, *events = NULL;
     json_error_t jerr;
     size_t len = 0;
     int rc = 1;
@@ -109,28 +110,38 @@ int kr_cmd_match(int argc, char **argv)
         fprintf(stderr, "%s: cannot read the event\n", event_path);
         goto done;
     }
-    /* TODO(decode): once kr/decode.h lands, run raw payloads through kr_decode_buf first. */
+    const char *name = strcmp(event_path, "-") == 0 ? "<stdin>" : event_path;
     if (!(doc = json_loadb(buf, len, 0, &jerr))) {
-        fprintf(stderr, "%s:%d:%d: %s; expected a normalized event (a JSON object) or a list of them\n",
-                strcmp(event_path, "-") == 0 ? "<stdin>" : event_path, jerr.line, jerr.column, jerr.text);
+        fprintf(stderr, "%s:%d:%d: %s; expected a webhook payload (SNS, EventBridge, Alertmanager) or normalized events\n",
+                name, jerr.line, jerr.column, jerr.text);
         goto done;
     }
-    if (json_is_object(doc)) {
-        rc = print_explain(rs, doc);
-    } else if (json_is_array(doc)) {
-        rc = 0;
-        for (size_t i = 0; i < json_array_size(doc) && !rc; i++) {
-            if (!json_is_object(json_array_get(doc, i))) {
-                fprintf(stderr, "%s: item %zu is not an event (a JSON object)\n", event_path, i);
-                rc = 1;
-                break;
-            }
-            rc = print_explain(rs, json_array_get(doc, i));
+    if (!(events = json_array()))
+        goto done;
+    /* A payload in any format decode takes is decoded; anything else (a normalized event,
+     * even a hand-written partial one) is matched as written. A list holds several. */
+    for (size_t i = 0; i < (json_is_array(doc) ? json_array_size(doc) : 1); i++) {
+        json_t *item = json_is_array(doc) ? json_array_get(doc, i) : doc;
+        kr_format_t fmt = kr_decode_detect(item);
+        if (!json_is_object(item)) {
+            fprintf(stderr, "%s: %s is not an event or payload (a JSON object)\n", name,
+                    json_is_array(doc) ? "a list item" : "the input");
+            goto done;
         }
-    } else {
-        fprintf(stderr, "%s: expected a normalized event (a JSON object) or a list of them\n", event_path);
+        if (fmt == KR_FMT_SNS || fmt == KR_FMT_EVENTBRIDGE || fmt == KR_FMT_ALERTMANAGER) {
+            if (kr_decode(fmt, item, events, err, ERRBUF) < 0) {
+                fprintf(stderr, "%s: %s payload: %s\n", name, kr_format_name(fmt), err);
+                goto done;
+            }
+        } else {
+            json_array_append(events, item);
+        }
     }
+    rc = 0;
+    for (size_t i = 0; i < json_array_size(events) && !rc; i++)
+        rc = print_explain(rs, json_array_get(events, i));
 done:
+    json_decref(events);
     json_decref(doc);
     free(buf);
     kr_ruleset_decref(rs);

@@ -95,12 +95,45 @@ def test_match_bad_event():
     t.ok("unknown key \"mtach\" in rule" in err, "and the rule errors are printed")
 
 
+def explain_all(out):
+    dec, objs, i, out = json.JSONDecoder(), [], 0, out.strip()
+    while i < len(out):
+        o, i = dec.raw_decode(out, i)
+        objs.append(o)
+        while i < len(out) and out[i].isspace():
+            i += 1
+    return objs
+
+
+def test_match_decodes_webhook_payloads():
+    rules = os.path.join(SRC, "rules")
+    rc, out, err = run("match", "-r", rules,
+                       os.path.join(SRC, "tests/golden/decode/sns_alarm_status_check_system.json"))
+    t.eq((rc, err), (0, ""), "an SNS CloudWatch alarm delivery is decoded and matched")
+    objs = explain_all(out)
+    t.eq([o["event"]["type"] for o in objs], ["instance.impaired"], "one normalized event")
+    # No inventory here, so no broker.id: the evacuate rule (broker.id exists) stays out.
+    t.eq([m["rule"] for m in objs[0]["matches"]], ["page-on-ec2-status-check"],
+         "status check alarm pages; evacuation needs a broker")
+    t.eq(objs[0]["matches"][0]["incident_key"],
+         "page-on-ec2-status-check|cluster=|instance.id=i-0a1b2c3d4e5f60718",
+         "default grouping falls back to the instance")
+    rc, out, err = run("match", "-r", rules,
+                       os.path.join(SRC, "tests/golden/decode/am_real_capture_firing_and_resolved.json"))
+    objs = explain_all(out)
+    t.eq((rc, [o["event"]["state"] for o in objs]), (0, ["firing", "resolved"]),
+         "an Alertmanager webhook gives one object per alert")
+    rc, out, err = run("match", "-r", rules, "-", stdin='{"Type": "Notification", "MessageId": 5}')
+    t.eq(rc, 1, "a malformed SNS payload is an error")
+    t.ok(err.startswith("<stdin>: sns payload: "), "naming the format: " + err.strip())
+
+
 def test_shipped_rules():
     rc, out, err = run("check-rules", os.path.join(SRC, "rules"))
     t.eq((rc, out, err), (0, "7 rules in 3 files\n", ""), "rules/ passes check-rules")
 
 
 for fn in (test_check_rules_ok, test_check_rules_errors_match_golden, test_usage,
-           test_match_file_and_stdin, test_match_bad_event, test_shipped_rules):
+           test_match_file_and_stdin, test_match_bad_event, test_match_decodes_webhook_payloads, test_shipped_rules):
     t.case(fn)
 t.finish()
