@@ -4,7 +4,10 @@
  *
  * Fetching is the caller's job: kr_sns_verify answers KR_EAGAIN with the URL to fetch when
  * a certificate is in neither memory nor the directory; the daemon fetches it (libcurl)
- * and hands it to kr_sns_certs_add_pem, then verifies again. */
+ * and hands it to kr_sns_certs_add_pem, then verifies again. Trust comes from that fetch
+ * (HTTPS with peer verification, from a URL kr_sns_check_cert_url accepted) and from the
+ * cert directory's permissions: certificates are not chain-verified here, as in AWS's own
+ * SNS message validators. */
 #ifndef KR_SNS_H
 #define KR_SNS_H
 
@@ -51,12 +54,13 @@ int kr_sns_string_to_sign(const json_t *msg, char **out, char *err, size_t errle
  *   0           valid;
  *   KR_EINVAL   malformed: not an object, missing keys, wrong types, unknown Type, bad
  *               Timestamp;
- *   KR_EAUTH    bad signature, bad cert URL, unsupported SignatureVersion, certificate
- *               not valid at Timestamp, a bad certificate file in the directory, too old;
- *   KR_EAGAIN   the certificate for a valid-looking URL is neither in memory nor in the
- *               directory: *need_url (if need_url is non-NULL) then points at the URL
- *               inside msg (borrowed) for the caller to fetch, add with
- *               kr_sns_certs_add_pem, and verify again.
+ *   KR_EAUTH    bad signature (or not base64), bad cert URL, unsupported
+ *               SignatureVersion, certificate not valid at Timestamp or not RSA, too old;
+ *   KR_EAGAIN   the certificate for a valid-looking URL is neither in memory nor usable in
+ *               the directory (missing, unreadable or not a PEM certificate; err says
+ *               which, e.g. "certificate NAME not found in DIR"): *need_url (if non-NULL)
+ *               then points at the URL inside msg (borrowed) for the caller to fetch, add
+ *               with kr_sns_certs_add_pem (which overwrites a bad file), and verify again.
  * A certificate read from the directory stays parsed in memory: repeated verifications
  * with one certificate touch no file and parse no PEM. */
 int kr_sns_verify(const json_t *msg, kr_sns_certs_t *certs, int64_t now_s, int64_t max_age_s,
