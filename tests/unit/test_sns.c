@@ -773,3 +773,22 @@ KR_TEST(many_certificates_in_one_store)
     free(pem);
     kr_sns_certs_free(c);
 }
+
+KR_TEST(non_rsa_certificate_and_missing_store_are_refused)
+{
+    char err[256] = "";
+    size_t len = 0;
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    char *pem = make_cert_pem(ec, T_2020, T_2030 + 86400, &len);
+    kr_sns_certs_t *c = kr_sns_certs_new(NULL);
+    CHECK_INT(kr_sns_certs_add_pem(c, URL1, pem, len, err, sizeof err), 0);
+    json_t *m = notification(1);
+    sign_msg(m, test_key(), 2, URL1, 0);
+    CHECK_INT(verify(m, c, err, sizeof err), KR_EAUTH);
+    CHECKF(strstr(err, "does not hold an RSA key") != NULL, "%s", err);
+    CHECK_INT(kr_sns_verify(m, NULL, T_2030, 0, NULL, err, sizeof err), KR_EINVAL);
+    json_decref(m);
+    kr_sns_certs_free(c);
+    free(pem);
+    EVP_PKEY_free(ec);
+}
