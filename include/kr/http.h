@@ -19,7 +19,8 @@ void kr_http_reply_error(kr_daemon_t *d, struct evhttp_request *req, const char 
 /* Replies with a text body of the given content type. */
 void kr_http_reply_text(kr_daemon_t *d, struct evhttp_request *req, const char *endpoint,
                         int code, const char *content_type, const char *text, size_t len);
-/* The request body as a NUL-terminated buffer (borrowed until the reply) and its length. */
+/* The request body as a NUL-terminated buffer (borrowed until the reply) and its length.
+ * Call it once per request: it appends the terminating NUL to the input buffer. */
 const char *kr_http_body(struct evhttp_request *req, size_t *len);
 /* Compares a secret in constant time (length leaks only through the result). */
 int kr_http_secret_equal(const char *given, const char *expected);

@@ -18,6 +18,7 @@
 #include "kr/daemon.h"
 #include "kr/err.h"
 #include "kr/http.h"
+#include "kr/intake.h"
 #include "kr/log.h"
 #include "kr/units.h"
 
@@ -197,6 +198,7 @@ static void daemon_free(kr_daemon_t *d)
 {
     if (!d)
         return;
+    kr_intake_free(d->intake);
     kr_http_stop(d);
     kr_journal_close(d->journal);
     if (d->recent) {
@@ -236,6 +238,8 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
         return KR_EIO;
     if ((rc = kr_api_register(d, err, errlen)) != 0)
         return rc;
+    if (!(d->intake = kr_intake_new(d, err, errlen)))
+        return KR_EINVAL;
     if ((rc = kr_http_start(d, err, errlen)) != 0)
         return rc;
     d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);

@@ -197,8 +197,7 @@ static void dispatch_cb(struct evhttp_request *req, void *arg)
             path_match = r;
             continue;
         }
-        size_t len = 0;
-        kr_http_body(req, &len);
+        size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
         if ((int64_t)len > d->cfg->http_body_limit) {
             kr_http_reply_error(d, req, r->endpoint, 413,
                                 "request body of %zu bytes is larger than the limit of %lld bytes (http.body_limit)",

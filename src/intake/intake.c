@@ -1,0 +1,460 @@
+/* intake/intake.c: the webhook endpoints. Each request is validated, authenticated,
+ * decoded, handed to kr_daemon_accept and answered 202 once its events are durable.
+ *
+ * DESIGN: all on the loop thread. SNS: allow-list the TopicArn, verify the signature;
+ * when the signing certificate is not cached, the request waits (no thread blocks) on
+ * one libcurl fetch per certificate URL shared by every request that needs it, and is
+ * verified again when the certificate arrives. A verified SubscriptionConfirmation is
+ * confirmed by an async GET of its SubscribeURL. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "kr/decode.h"
+#include "kr/err.h"
+#include "kr/http.h"
+#include "kr/httpc.h"
+#include "kr/intake.h"
+#include "kr/log.h"
+#include "kr/sns.h"
+#include "kr/units.h"
+
+typedef struct sns_wait {
+    struct evhttp_request *req;
+    json_t *msg;
+    struct sns_wait *next;
+} sns_wait_t;
+
+typedef struct cert_fetch {
+    char *url;
+    sns_wait_t *waiting;
+    kr_intake_t *in;
+    struct cert_fetch *next;
+} cert_fetch_t;
+
+struct kr_intake {
+    kr_daemon_t *d;
+    kr_sns_certs_t *certs;
+    kr_httpc_t *httpc;
+    cert_fetch_t *fetches;
+};
+
+#define EP_SNS "/hooks/sns"
+#define EP_EB "/hooks/eventbridge"
+#define EP_AM "/hooks/alertmanager"
+
+static void count_label(kr_daemon_t *d, kr_metric_t m, const char *endpoint)
+{
+    char labels[128];
+    snprintf(labels, sizeof labels, "endpoint=\"%s\"", endpoint);
+    kr_metrics_add(d->metrics, m, labels, 1);
+}
+
+/* ---- accepting decoded events ---- */
+
+typedef struct {
+    struct evhttp_request *req;
+    const char *endpoint;
+} reply_t;
+
+static void accepted_cb(kr_daemon_t *d, int rc, const json_t *ids, size_t duplicates, void *arg)
+{
+    reply_t *r = arg;
+    if (rc != KR_OK) {
+        kr_http_reply_error(d, r->req, r->endpoint, 503, "journal cannot persist events: %s",
+                            kr_journal_error(d->journal));
+    } else {
+        json_t *body = json_pack("{s:O,s:i}", "ids", ids, "duplicates", (int)duplicates);
+        if (json_array_size(ids))
+            json_object_set(body, "id", json_array_get(ids, 0));
+        kr_http_reply_json(d, r->req, r->endpoint, 202, body);
+    }
+    free(r);
+}
+
+/* Stamps, journals and answers; `events` is borrowed. */
+static void accept_events(kr_daemon_t *d, struct evhttp_request *req, const char *endpoint,
+                          json_t *events)
+{
+    char now[32];
+    size_t i;
+    json_t *ev;
+    reply_t *r = calloc(1, sizeof *r);
+
+    if (!r) {
+        kr_http_reply_error(d, req, endpoint, 500, "out of memory");
+        return;
+    }
+    kr_time_format(kr_now_ms(), now, sizeof now);
+    json_array_foreach(events, i, ev)
+        json_object_set_new(ev, "received", json_string(now));
+    r->req = req;
+    r->endpoint = endpoint;
+    int rc = kr_daemon_accept(d, events, accepted_cb, r);
+    if (rc != KR_OK) {
+        free(r);
+        kr_http_reply_error(d, req, endpoint, 503, "journal cannot persist events: %s",
+                            kr_journal_error(d->journal));
+    }
+}
+
+/* Decodes a body in the given format and accepts its events, or answers 400. */
+static void decode_and_accept(kr_daemon_t *d, struct evhttp_request *req, const char *endpoint,
+                              kr_format_t fmt, const json_t *payload)
+{
+    char err[512];
+    json_t *events = json_array();
+    int n = kr_decode(fmt, payload, events, err, sizeof err);
+    if (n < 0) {
+        count_label(d, KR_M_decode_failures_total, endpoint);
+        kr_http_reply_error(d, req, endpoint, 400, "%s", err);
+    } else {
+        accept_events(d, req, endpoint, events);
+    }
+    json_decref(events);
+}
+
+/* Parses the body as a JSON object or answers 400. Returns a new reference or NULL. */
+static json_t *parse_body(kr_daemon_t *d, struct evhttp_request *req, const char *endpoint)
+{
+    size_t len;
+    const char *body = kr_http_body(req, &len);
+    json_error_t jerr;
+    json_t *v = json_loadb(body, len, 0, &jerr);
+    if (!v) {
+        count_label(d, KR_M_decode_failures_total, endpoint);
+        kr_http_reply_error(d, req, endpoint, 400, "invalid JSON at line %d column %d: %s",
+                            jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        count_label(d, KR_M_decode_failures_total, endpoint);
+        kr_http_reply_error(d, req, endpoint, 400, "expected a JSON object");
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* ---- SNS ---- */
+
+static int topic_allowed(const kr_config_t *cfg, const char *arn)
+{
+    size_t i;
+    json_t *v;
+    if (!arn)
+        return 0;
+    json_array_foreach(cfg->sns_topic_arns, i, v)
+        if (strcmp(json_string_value(v), arn) == 0)
+            return 1;
+    return 0;
+}
+
+/* A SubscribeURL must point at SNS itself: https://sns.<region>.amazonaws.com[.cn]/... */
+static int subscribe_url_ok(const char *url)
+{
+    const char *host, *end;
+    char h[256];
+    if (!url || strncmp(url, "https://", 8) != 0)
+        return 0;
+    host = url + 8;
+    end = host + strcspn(host, "/?#");
+    if ((size_t)(end - host) >= sizeof h || memchr(host, '@', (size_t)(end - host)) ||
+        memchr(host, ':', (size_t)(end - host)))
+        return 0;
+    memcpy(h, host, (size_t)(end - host));
+    h[end - host] = 0;
+    size_t n = strlen(h);
+    const char *suffix = n > 18 && strcmp(h + n - 18, ".amazonaws.com.cn") == 0 ? ".amazonaws.com.cn"
+                                                                                   : ".amazonaws.com";
+    size_t sl = strlen(suffix);
+    if (n <= 4 + sl || strncmp(h, "sns.", 4) != 0 || strcmp(h + n - sl, suffix) != 0)
+        return 0;
+    for (size_t i = 4; i < n - sl; i++) /* region: letters, digits, dashes */
+        if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= '0' && h[i] <= '9') || h[i] == '-'))
+            return 0;
+    return 1;
+}
+
+typedef struct {
+    kr_daemon_t *d;
+    char *topic;
+} confirm_t;
+
+static void confirm_done_cb(const kr_http_response_t *resp, void *arg)
+{
+    confirm_t *c = arg;
+    int ok = resp->status >= 200 && resp->status < 300;
+    char labels[64];
+    snprintf(labels, sizeof labels, "result=\"%s\"", ok ? "ok" : "failed");
+    kr_metrics_add(c->d->metrics, KR_M_sns_subscriptions_confirmed_total, labels, 1);
+    if (ok)
+        KR_INFO("sns", "msg=\"subscription confirmed\" topic=%s", c->topic);
+    else
+        KR_ERROR("sns", "msg=\"subscription confirmation failed\" topic=%s status=%ld error=\"%s\"",
+                 c->topic, resp->status, resp->error ? resp->error : "");
+    free(c->topic);
+    free(c);
+}
+
+static void sns_handle_verified(kr_intake_t *in, struct evhttp_request *req, json_t *msg)
+{
+    kr_daemon_t *d = in->d;
+    const char *type = json_string_value(json_object_get(msg, "Type"));
+    const char *topic = json_string_value(json_object_get(msg, "TopicArn"));
+
+    if (strcmp(type, "Notification") == 0) {
+        decode_and_accept(d, req, EP_SNS, KR_FMT_SNS, msg);
+        return;
+    }
+    json_t *rec = json_pack("{s:s,s:s,s:s?,s:s?}", "kind", "sns_subscription", "type", type,
+                            "topic", topic, "message_id",
+                            json_string_value(json_object_get(msg, "MessageId")));
+    if (rec)
+        kr_journal_append(d->journal, rec, NULL, NULL, NULL);
+    json_decref(rec);
+    if (strcmp(type, "SubscriptionConfirmation") != 0) {
+        KR_INFO("sns", "msg=\"unsubscribe confirmation received; nothing to do\" topic=%s", topic);
+        kr_http_reply_json(d, req, EP_SNS, 200, json_pack("{s:s}", "status", "ignored"));
+        return;
+    }
+    const char *url = kr_sns_subscribe_url(msg);
+    if (!d->cfg->sns_confirm_subscriptions) {
+        KR_WARN("sns", "msg=\"subscription not confirmed (sns.confirm_subscriptions is false)\" topic=%s", topic);
+        kr_http_reply_json(d, req, EP_SNS, 200, json_pack("{s:s}", "status", "not confirmed"));
+        return;
+    }
+    if (!url || (d->cfg->sns_verify && !subscribe_url_ok(url))) {
+        kr_http_reply_error(d, req, EP_SNS, 400, "SubscribeURL must be https://sns.<region>.amazonaws.com/...");
+        return;
+    }
+    confirm_t *c = calloc(1, sizeof *c);
+    kr_http_request_t hr = { .method = "GET", .url = url, .timeout_ms = 15000 };
+    if (!c || !(c->topic = strdup(topic ? topic : "")) ||
+        kr_httpc_request(in->httpc, &hr, confirm_done_cb, c) != 0) {
+        if (c)
+            free(c->topic);
+        free(c);
+        kr_http_reply_error(d, req, EP_SNS, 500, "cannot start the subscription confirmation");
+        return;
+    }
+    c->d = d;
+    KR_INFO("sns", "msg=\"confirming subscription\" topic=%s", topic);
+    kr_http_reply_json(d, req, EP_SNS, 200, json_pack("{s:s,s:s}", "status", "confirming", "topic", topic));
+}
+
+static void sns_verify_and_handle(kr_intake_t *in, struct evhttp_request *req, json_t *msg);
+
+static void cert_fetch_done_cb(const kr_http_response_t *resp, void *arg)
+{
+    cert_fetch_t *f = arg;
+    kr_intake_t *in = f->in;
+    kr_daemon_t *d = in->d;
+    char err[256] = "", labels[64];
+    int transient = 0, ok = 0;
+
+    if (resp->status == 200) {
+        ok = kr_sns_certs_add_pem(in->certs, f->url, resp->body, resp->body_len, err, sizeof err) == 0;
+    } else if (resp->status == 0 || resp->status == 429 || resp->status >= 500) {
+        transient = 1;
+        snprintf(err, sizeof err, "%s", resp->error ? resp->error : "server error");
+    } else {
+        snprintf(err, sizeof err, "HTTP %ld", resp->status);
+    }
+    snprintf(labels, sizeof labels, "result=\"%s\"", ok ? "ok" : transient ? "retry" : "failed");
+    kr_metrics_add(d->metrics, KR_M_sns_certificate_fetches_total, labels, 1);
+    if (!ok)
+        KR_WARN("sns", "msg=\"cannot fetch signing certificate\" url=\"%s\" error=\"%s\"", f->url, err);
+    /* unlink the fetch, then settle every request that waited on it */
+    for (cert_fetch_t **pp = &in->fetches; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    sns_wait_t *w = f->waiting;
+    while (w) {
+        sns_wait_t *next = w->next;
+        if (ok)
+            sns_verify_and_handle(in, w->req, w->msg);
+        else if (transient) /* SNS retries 5xx later */
+            kr_http_reply_error(d, w->req, EP_SNS, 503, "signing certificate unavailable: %s", err);
+        else {
+            count_label(d, KR_M_auth_failures_total, EP_SNS);
+            kr_http_reply_error(d, w->req, EP_SNS, 403, "signing certificate unavailable: %s", err);
+        }
+        json_decref(w->msg);
+        free(w);
+        w = next;
+    }
+    free(f->url);
+    free(f);
+}
+
+static int cert_wait(kr_intake_t *in, const char *url, struct evhttp_request *req, json_t *msg)
+{
+    cert_fetch_t *f;
+    sns_wait_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return KR_ENOMEM;
+    for (f = in->fetches; f; f = f->next)
+        if (strcmp(f->url, url) == 0)
+            break;
+    if (!f) {
+        kr_http_request_t hr = { .method = "GET", .url = url, .timeout_ms = 10000, .max_response = 65536 };
+        if (!(f = calloc(1, sizeof *f)) || !(f->url = strdup(url))) {
+            free(f);
+            free(w);
+            return KR_ENOMEM;
+        }
+        f->in = in;
+        if (kr_httpc_request(in->httpc, &hr, cert_fetch_done_cb, f) != 0) {
+            free(f->url);
+            free(f);
+            free(w);
+            return KR_EIO;
+        }
+        KR_INFO("sns", "msg=\"fetching signing certificate\" url=\"%s\"", url);
+        f->next = in->fetches;
+        in->fetches = f;
+    }
+    w->req = req;
+    w->msg = json_incref(msg);
+    w->next = f->waiting;
+    f->waiting = w;
+    return KR_OK;
+}
+
+static void sns_verify_and_handle(kr_intake_t *in, struct evhttp_request *req, json_t *msg)
+{
+    kr_daemon_t *d = in->d;
+    char err[512] = "";
+    const char *need = NULL;
+
+    if (d->cfg->sns_verify) {
+        int rc = kr_sns_verify(msg, in->certs, kr_now_ms() / 1000, d->cfg->sns_max_age_ms / 1000,
+                               &need, err, sizeof err);
+        if (rc == KR_EAGAIN && need) {
+            if (cert_wait(in, need, req, msg) != KR_OK)
+                kr_http_reply_error(d, req, EP_SNS, 503, "cannot fetch the signing certificate");
+            return;
+        }
+        if (rc == KR_EINVAL) {
+            count_label(d, KR_M_decode_failures_total, EP_SNS);
+            kr_http_reply_error(d, req, EP_SNS, 400, "%s", err);
+            return;
+        }
+        if (rc != KR_OK) {
+            count_label(d, KR_M_auth_failures_total, EP_SNS);
+            KR_WARN("sns", "msg=\"refused\" reason=\"%s\"", err);
+            kr_http_reply_error(d, req, EP_SNS, 403, "%s", err);
+            return;
+        }
+    }
+    sns_handle_verified(in, req, msg);
+}
+
+static void sns_cb(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
+{
+    kr_intake_t *in = d->intake;
+    json_t *msg = parse_body(d, req, EP_SNS);
+    (void)rest;
+    if (!msg)
+        return;
+    const char *type = json_string_value(json_object_get(msg, "Type"));
+    const char *topic = json_string_value(json_object_get(msg, "TopicArn"));
+    if (!type || !topic) {
+        count_label(d, KR_M_decode_failures_total, EP_SNS);
+        kr_http_reply_error(d, req, EP_SNS, 400, "not an SNS message: Type and TopicArn are required");
+    } else if (strcmp(type, "Notification") && strcmp(type, "SubscriptionConfirmation") &&
+               strcmp(type, "UnsubscribeConfirmation")) {
+        count_label(d, KR_M_decode_failures_total, EP_SNS);
+        kr_http_reply_error(d, req, EP_SNS, 400, "unknown SNS message Type \"%s\"", type);
+    } else if (!topic_allowed(d->cfg, topic)) {
+        /* checked before the signature so unknown topics cannot make us fetch anything */
+        count_label(d, KR_M_auth_failures_total, EP_SNS);
+        KR_WARN("sns", "msg=\"topic not allowed\" topic=\"%s\"", topic);
+        kr_http_reply_error(d, req, EP_SNS, 403, "topic %s is not in sns.topic_arns", topic);
+    } else {
+        sns_verify_and_handle(in, req, msg);
+    }
+    json_decref(msg);
+}
+
+/* ---- EventBridge and Alertmanager ---- */
+
+static void eventbridge_cb(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
+{
+    const char *given = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                           d->cfg->eventbridge_header);
+    (void)rest;
+    if (!d->cfg->eventbridge_secret || !kr_http_secret_equal(given, d->cfg->eventbridge_secret)) {
+        count_label(d, KR_M_auth_failures_total, EP_EB);
+        kr_http_reply_error(d, req, EP_EB, 401, d->cfg->eventbridge_secret
+                                                    ? "missing or wrong %s header"
+                                                    : "eventbridge.secret is not configured; refusing %s",
+                            d->cfg->eventbridge_header);
+        return;
+    }
+    json_t *payload = parse_body(d, req, EP_EB);
+    if (payload)
+        decode_and_accept(d, req, EP_EB, KR_FMT_EVENTBRIDGE, payload);
+    json_decref(payload);
+}
+
+static void alertmanager_cb(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
+{
+    (void)rest;
+    if (d->cfg->alertmanager_token && !kr_http_bearer_ok(req, d->cfg->alertmanager_token)) {
+        count_label(d, KR_M_auth_failures_total, EP_AM);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+        kr_http_reply_error(d, req, EP_AM, 401, "missing or wrong bearer token");
+        return;
+    }
+    json_t *payload = parse_body(d, req, EP_AM);
+    if (payload)
+        decode_and_accept(d, req, EP_AM, KR_FMT_ALERTMANAGER, payload);
+    json_decref(payload);
+}
+
+kr_intake_t *kr_intake_new(kr_daemon_t *d, char *err, size_t errlen)
+{
+    kr_intake_t *in = calloc(1, sizeof *in);
+    if (!in) {
+        kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    in->d = d;
+    if (!(in->certs = kr_sns_certs_new(d->cfg->sns_cert_dir)) ||
+        !(in->httpc = kr_httpc_new(d->base, err, errlen))) {
+        if (!in->certs)
+            kr_seterr(err, errlen, KR_ENOMEM, "cannot create the SNS certificate store");
+        kr_intake_free(in);
+        return NULL;
+    }
+    if (kr_http_route(d, EVHTTP_REQ_POST, EP_SNS, EP_SNS, sns_cb) ||
+        kr_http_route(d, EVHTTP_REQ_POST, EP_EB, EP_EB, eventbridge_cb) ||
+        kr_http_route(d, EVHTTP_REQ_POST, EP_AM, EP_AM, alertmanager_cb)) {
+        kr_seterr(err, errlen, KR_EINVAL, "cannot register the webhook routes");
+        kr_intake_free(in);
+        return NULL;
+    }
+    if (!d->cfg->sns_verify)
+        KR_WARN("sns", "msg=\"SNS signature verification is OFF (sns.verify: false)\"");
+    if (!json_array_size(d->cfg->sns_topic_arns))
+        KR_WARN("sns", "msg=\"sns.topic_arns is empty: every SNS message will be refused\"");
+    return in;
+}
+
+void kr_intake_free(kr_intake_t *in)
+{
+    if (!in)
+        return;
+    /* freeing the client settles each pending fetch (status 0, "cancelled") */
+    kr_httpc_free(in->httpc);
+    kr_sns_certs_free(in->certs);
+    free(in);
+}
