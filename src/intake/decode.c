@@ -416,6 +416,9 @@ kr_format_t kr_decode_detect(const json_t *payload)
     if (json_object_get(payload, "Type") &&
         (json_object_get(payload, "MessageId") || json_object_get(payload, "TopicArn")))
         return KR_FMT_SNS;
+    if (json_is_object(json_object_get(json_array_get(json_object_get(payload, "Records"), 0),
+                                       "Sns")))
+        return KR_FMT_SNS; /* an AWS Lambda SNS event, relayed whole */
     if (json_object_get(payload, "detail-type"))
         return KR_FMT_EVENTBRIDGE;
     if (json_object_get(payload, "alerts") || json_object_get(payload, "groupKey"))

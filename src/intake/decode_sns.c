@@ -160,7 +160,7 @@ static int is_classic_alarm(const json_t *msg)
            json_object_get(msg, "NewStateValue");
 }
 
-int kr_decode_sns(const json_t *env, json_t *out, char *err, size_t errlen)
+static int decode_envelope(const json_t *env, json_t *out, char *err, size_t errlen)
 {
     static const char *const ctx = "SNS message";
     const char *type, *message_id, *topic, *message, *subject, *cert_url, *unsub_url;
@@ -247,4 +247,30 @@ done:
     json_decref(msg);
     json_decref(raw);
     return rc;
+}
+
+/* An AWS Lambda SNS event ({"Records": [{"EventSource": "aws:sns", "Sns": {envelope}}]}),
+ * as relays forward it, is the envelopes of its records; otherwise env is one envelope. */
+int kr_decode_sns(const json_t *env, json_t *out, char *err, size_t errlen)
+{
+    const json_t *records = json_object_get(env, "Records"), *rec;
+    json_t *sns;
+    char ctx[64];
+    size_t i;
+    int rc, n = 0;
+
+    if (json_object_get(env, "Type") || !json_is_array(records))
+        return decode_envelope(env, out, err, errlen);
+    json_array_foreach(records, i, rec) {
+        snprintf(ctx, sizeof ctx, "SNS Lambda event: Records[%zu]", i);
+        if (!json_is_object(rec))
+            return kr_seterr(err, errlen, KR_EINVAL, "%s must be an object", ctx);
+        if (kr_dec_obj(rec, "Sns", &sns, ctx, err, errlen))
+            return KR_EINVAL;
+        rc = decode_envelope(sns, out, err, errlen);
+        if (rc < 0)
+            return rc;
+        n += rc;
+    }
+    return n;
 }

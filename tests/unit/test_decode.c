@@ -235,6 +235,13 @@ KR_TEST(malformed_payloads_are_refused_with_exact_reasons)
         { KR_FMT_AUTO, "{\"Type\":\"Broadcast\",\"MessageId\":\"m1\"}",
           "SNS message: unknown Type \"Broadcast\" (expected Notification, SubscriptionConfirmation or UnsubscribeConfirmation)" },
         { KR_FMT_AUTO, "{\"Type\":7,\"MessageId\":\"m1\"}", "SNS message: \"Type\" must be a string, not integer" },
+        /* an AWS Lambda SNS event: the envelope of each record */
+        { KR_FMT_AUTO, "{\"Records\":[{\"EventSource\":\"aws:sns\",\"Sns\":{\"Type\":\"Notification\"}}]}",
+          "SNS message: \"MessageId\" is missing" },
+        { KR_FMT_SNS, "{\"Records\":[{\"EventSource\":\"aws:sns\"}]}", "SNS Lambda event: Records[0]: \"Sns\" is missing" },
+        { KR_FMT_SNS, "{\"Records\":[3]}", "SNS Lambda event: Records[0] must be an object" },
+        { KR_FMT_AUTO, "{\"Records\":[{\"Sns\":[]}]}",
+          "unrecognized payload: not an SNS message, an EventBridge event, an Alertmanager webhook or a normalized event" },
         /* Alertmanager */
         { KR_FMT_AUTO, "{\"version\":\"3\",\"status\":\"firing\",\"alerts\":[]}",
           "Alertmanager webhook: version \"3\" is not supported (only version \"4\")" },
@@ -345,6 +352,8 @@ KR_TEST(detect_by_shape)
         { "{\"Type\":\"Notification\",\"MessageId\":\"m\"}", KR_FMT_SNS },
         { "{\"Type\":\"SubscriptionConfirmation\",\"TopicArn\":\"t\"}", KR_FMT_SNS },
         { "{\"Type\":\"x\"}", KR_FMT_AUTO },
+        { "{\"Records\":[{\"EventSource\":\"aws:sns\",\"Sns\":{}}]}", KR_FMT_SNS },
+        { "{\"Records\":[]}", KR_FMT_AUTO },
         { "{\"detail-type\":\"X\",\"id\":\"1\",\"source\":\"aws.ec2\"}", KR_FMT_EVENTBRIDGE },
         { "{\"alerts\":[]}", KR_FMT_ALERTMANAGER },
         { "{\"version\":\"4\",\"groupKey\":\"{}\"}", KR_FMT_ALERTMANAGER },
