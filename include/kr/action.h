@@ -10,6 +10,8 @@
 
 #include "kr/doc.h"
 
+typedef struct kr_run kr_run_t; /* one dispatched action of one incident (kr/runs.h) */
+
 typedef struct kr_action_kind {
     const char *name;
     /* Checks a rule's parameters for this kind at compile time. `params` is borrowed from
@@ -20,6 +22,19 @@ typedef struct kr_action_kind {
     /* Kafka-changing kinds are subject to guards: pause, dry_run, blast radius. */
     int kafka_changing;
     const char *help;
+    /* Starts a run (loop thread). The run's parameters are rendered; guards (pause,
+     * dry_run, blast radius) were applied before. The kind reports through kr_run_progress
+     * and ends the run with kr_run_finish, now or later (async work); it must not block.
+     * `ctx` is the daemon (kr_daemon_t *). Returns 0, or an error: the run then fails
+     * with err. NULL: the kind has no executor in this build and the run fails saying so. */
+    int (*start)(kr_run_t *run, void *ctx, char *err, size_t errlen);
+    /* Asks a running run to stop (an evacuation stops after the batch in flight and then
+     * finishes as cancelled). NULL: the run is finished as cancelled at once. */
+    void (*cancel)(kr_run_t *run, void *ctx);
+    /* After a restart, a run journaled as running is handed back here to reconcile and
+     * continue (e.g. from ZooKeeper's state); it must never repeat completed work. NULL:
+     * the run is finished as failed ("interrupted by a restart"), never started again. */
+    int (*resume)(kr_run_t *run, void *ctx, char *err, size_t errlen);
 } kr_action_kind_t;
 
 /* The kinds, one file each under src/actions/. */
