@@ -11,7 +11,19 @@
  * request asks, TLS peer and host verification always on (the SNS certificate fetch
  * relies on it; kr_httpc_set_ca_file adds a trust anchor file for tests and private CAs),
  * no signals (CURLOPT_NOSIGNAL), proxies from the usual environment variables
- * (http_proxy, https_proxy, no_proxy) as curl reads them. */
+ * (http_proxy, https_proxy, no_proxy) as curl reads them.
+ *
+ *     static void page_done_cb(const kr_http_response_t *r, void *arg) {
+ *         if (r->status >= 200 && r->status < 300) ...delivered...
+ *         else if (r->status == 429 || r->status >= 500 || r->status == 0)
+ *             ...retry after r->retry_after_s >= 0 ? r->retry_after_s : backoff...
+ *         else ...permanent failure: r->status, r->body...
+ *     }
+ *     const char *hdrs[] = { "Content-Type: application/json", NULL };
+ *     kr_http_request_t req = { .method = "POST", .url = webhook_url, .headers = hdrs,
+ *                               .body = json, .body_len = strlen(json), .timeout_ms = 5000 };
+ *     if (kr_httpc_request(d->httpc, &req, page_done_cb, msg) != 0) ...not started...
+ */
 #ifndef KR_HTTPC_H
 #define KR_HTTPC_H
 
