@@ -754,3 +754,32 @@ KR_TEST(reasons_are_one_line_of_valid_utf8)
     CHECK_STR(small, "payload");
     json_decref(out);
 }
+
+/* Ids are dedupe keys journaled with every event: over-long ones are refused, not cut
+ * (two different cut ids could collide). */
+KR_TEST(overlong_id_parts_are_refused)
+{
+    char in[1024], err[256], big[160];
+    json_t *out;
+
+    memset(big, 'a', 101);
+    big[101] = '\0';
+    snprintf(in, sizeof in, "{\"Type\":\"Notification\",\"MessageId\":\"%s\",\"TopicArn\":\"t\","
+             "\"Message\":\"x\",\"Timestamp\":" TS "}", big);
+    CHECK_INT(decode_str(KR_FMT_AUTO, in, &out, err, sizeof err), KR_EINVAL);
+    CHECK_STR(err, "SNS message: \"MessageId\" is longer than 100 bytes");
+    json_decref(out);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"detail-type\":\"X\",\"source\":\"s\",\"time\":" TS ",\"detail\":{}}", big);
+    CHECK_INT(decode_str(KR_FMT_AUTO, in, &out, err, sizeof err), KR_EINVAL);
+    CHECK_STR(err, "EventBridge event: \"id\" is longer than 100 bytes");
+    json_decref(out);
+    snprintf(in, sizeof in, ALERT("{\"status\":\"firing\",\"labels\":{},\"startsAt\":" TS ",\"fingerprint\":\"%s\"}"), big);
+    CHECK_INT(decode_str(KR_FMT_AUTO, in, &out, err, sizeof err), KR_EINVAL);
+    CHECK_STR(err, "Alertmanager webhook: alerts[0]: \"fingerprint\" or \"startsAt\" is too long");
+    json_decref(out);
+    big[100] = '\0'; /* exactly 100 is fine */
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"detail-type\":\"X\",\"source\":\"s\",\"time\":" TS ",\"detail\":{}}", big);
+    CHECK_INT(decode_str(KR_FMT_AUTO, in, &out, err, sizeof err), 1);
+    CHECK(strlen(kr_event_str(json_array_get(out, 0), "id")) == 103);
+    json_decref(out);
+}
