@@ -73,11 +73,20 @@ static int elect_validate(const json_t *params, const kr_doc_t *doc, char *err, 
 }
 
 const kr_action_kind_t kr_action_evacuate = {
-    "evacuate", evacuate_validate, 1, "move every replica off the given brokers onto targets",
+    .name = "evacuate",
+    .validate = evacuate_validate,
+    .kafka_changing = 1,
+    .help = "move every replica off the given brokers onto targets",
 };
 const kr_action_kind_t kr_action_drain_stack = {
-    "drain_stack", drain_validate, 1, "evacuate every broker of one blue/green stack onto another",
+    .name = "drain_stack",
+    .validate = drain_validate,
+    .kafka_changing = 1,
+    .help = "evacuate every broker of one blue/green stack onto another",
 };
 const kr_action_kind_t kr_action_elect_leaders = {
-    "elect_leaders", elect_validate, 1, "preferred-leader election for the partitions of brokers",
+    .name = "elect_leaders",
+    .validate = elect_validate,
+    .kafka_changing = 1,
+    .help = "preferred-leader election for the partitions of brokers",
 };

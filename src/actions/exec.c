@@ -27,5 +27,8 @@ static int exec_validate(const json_t *params, const kr_doc_t *doc, char *err, s
 }
 
 const kr_action_kind_t kr_action_exec = {
-    "exec", exec_validate, 0, "run a program (no shell) with the event JSON on stdin",
+    .name = "exec",
+    .validate = exec_validate,
+    .kafka_changing = 0,
+    .help = "run a program (no shell) with the event JSON on stdin",
 };

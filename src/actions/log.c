@@ -15,5 +15,8 @@ static int log_validate(const json_t *params, const kr_doc_t *doc, char *err, si
 }
 
 const kr_action_kind_t kr_action_log = {
-    "log", log_validate, 0, "write the action and its message to the journal and the log",
+    .name = "log",
+    .validate = log_validate,
+    .kafka_changing = 0,
+    .help = "write the action and its message to the journal and the log",
 };

@@ -19,5 +19,8 @@ static int page_validate(const json_t *params, const kr_doc_t *doc, char *err, s
 }
 
 const kr_action_kind_t kr_action_page = {
-    "page", page_validate, 0, "page receivers (Slack, PagerDuty, webhook) with what happened and what is done",
+    .name = "page",
+    .validate = page_validate,
+    .kafka_changing = 0,
+    .help = "page receivers (Slack, PagerDuty, webhook) with what happened and what is done",
 };

@@ -41,6 +41,8 @@ static int mark_validate(const json_t *params, const kr_doc_t *doc, char *err, s
 }
 
 const kr_action_kind_t kr_action_mark_streams_reset = {
-    "mark_streams_reset", mark_validate, 1,
-    "mark Streams apps for reset to a point in time; reset them once stopped",
+    .name = "mark_streams_reset",
+    .validate = mark_validate,
+    .kafka_changing = 1,
+    .help = "mark Streams apps for reset to a point in time; reset them once stopped",
 };
