@@ -10,5 +10,6 @@ int kr_cmd_sns_verify(int argc, char **argv);   /* intake/sns.c */
 int kr_cmd_decode(int argc, char **argv);       /* intake/decode_cli.c */
 int kr_cmd_check_rules(int argc, char **argv);  /* rules/rules_cli.c */
 int kr_cmd_match(int argc, char **argv);        /* rules/rules_cli.c */
+int kr_cmd_plan(int argc, char **argv);         /* actions/planner_cli.c */
 
 #endif

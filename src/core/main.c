@@ -26,6 +26,7 @@ static const kr_command_t commands[] = {
     { "decode", kr_cmd_decode, "decode [--format F] FILE|-   print the normalized events of a webhook payload" },
     { "check-rules", kr_cmd_check_rules, "check-rules DIR|FILE        validate rule files (every error as file:line:col)" },
     { "match", kr_cmd_match, "match -r DIR|FILE EVENT|-   show which rules match an event and what they would do" },
+    { "plan", kr_cmd_plan, "plan evacuate|drain ...     plan a replica reassignment (JSON on stdout)" },
     { "version", cmd_version, "version                     print the version" },
 };
 
