@@ -13,6 +13,7 @@
 #include "kr/cli.h"
 #include "kr/err.h"
 #include "kr/planner.h"
+#include "kr/zkjson.h"
 
 #define PLAN_MAX_STACKS 64
 #define PLAN_ZK_TIMEOUT_MS 10000
@@ -95,10 +96,9 @@ static int zk_load_brokers(zhandle_t *zh, kr_plan_cluster_t *c, char **buf, int 
         return kr_seterr(err, errlen, KR_EIO, "reading /brokers/ids: %s", zerror(rc));
     int out = KR_OK;
     for (int i = 0; i < ids.count && out == KR_OK; i++) {
-        char path[300], *end;
-        errno = 0;
-        long id = strtol(ids.data[i], &end, 10);
-        if (errno || *end || end == ids.data[i] || id < 0 || id > INT32_MAX)
+        char path[300];
+        int id;
+        if (kr_zk_parse_int(ids.data[i], &id) < 0 || id < 0)
             continue; /* not a broker id: Kafka ignores it too */
         snprintf(path, sizeof path, "/brokers/ids/%s", ids.data[i]);
         int len = 0;
@@ -109,19 +109,16 @@ static int zk_load_brokers(zhandle_t *zh, kr_plan_cluster_t *c, char **buf, int 
             out = kr_seterr(err, errlen, KR_EIO, "reading %s: %s", path, zerror(rc));
             break;
         }
-        json_error_t jerr;
-        json_t *doc = json_loadb(*buf, (size_t)len, 0, &jerr);
-        json_t *rack = json_object_get(doc, "rack");
-        if (!json_is_object(doc)) {
-            out = kr_seterr(err, errlen, KR_EINVAL, "%s: not a broker registration: %s", path,
-                            doc ? "not an object" : jerr.text);
-        } else {
-            kr_plan_broker_t b = { .id = (int32_t)id, .alive = 1,
-                                   .rack = json_is_string(rack) && json_string_length(rack)
-                                               ? json_string_value(rack) : NULL };
-            out = kr_plan_cluster_add_broker(c, &b, err, errlen);
+        kr_zk_broker_t zb;
+        char why[256];
+        if (kr_zk_broker_decode((int)id, *buf, (size_t)len, &zb, why, sizeof why) < 0) {
+            out = kr_seterr(err, errlen, KR_EINVAL, "%s: %s", path, why);
+            break;
         }
-        json_decref(doc);
+        kr_plan_broker_t b = { .id = (int32_t)id, .alive = 1,
+                               .rack = zb.rack && *zb.rack ? zb.rack : NULL };
+        out = kr_plan_cluster_add_broker(c, &b, err, errlen);
+        kr_zk_broker_deinit(&zb);
     }
     deallocate_String_vector(&ids);
     return out;
@@ -130,56 +127,34 @@ static int zk_load_brokers(zhandle_t *zh, kr_plan_cluster_t *c, char **buf, int 
 static int zk_load_topic(kr_plan_cluster_t *c, const char *topic, const char *path,
                          const char *data, int len, char *err, size_t errlen)
 {
-    json_error_t jerr;
-    int rc = KR_OK;
-    json_t *doc = json_loadb(data, (size_t)len, 0, &jerr);
-    json_t *parts = json_object_get(doc, "partitions");
-    const char *key;
-    json_t *v;
-    if (!json_is_object(parts)) {
-        rc = kr_seterr(err, errlen, KR_EINVAL, "%s: expected {\"partitions\":{\"0\":[..]}}: %s",
-                       path, doc ? "no partitions object" : jerr.text);
-        goto done;
-    }
-    /* While a reassignment runs, "partitions" holds target plus original replicas:
-     * planning on that would be wrong, so wait for it to end. */
-    const char *maps[] = { "adding_replicas", "removing_replicas" };
-    for (size_t m = 0; m < 2; m++) {
-        json_t *o = json_object_get(doc, maps[m]);
-        if (json_is_object(o) && json_object_size(o)) {
-            rc = kr_seterr(err, errlen, KR_ESTATE,
-                           "topic %s is being reassigned (%s is not empty): wait until the "
-                           "reassignment ends", topic, maps[m]);
-            goto done;
-        }
-    }
-    json_object_foreach(parts, key, v) {
-        char *end;
+    kr_zk_topic_t t;
+    char why[256];
+    int rc = kr_zk_topic_decode(data, (size_t)len, &t, why, sizeof why);
+    if (rc < 0)
+        return kr_seterr(err, errlen, rc, "%s: %s", path, why);
+    for (size_t i = 0; i < t.n_partitions && rc == KR_OK; i++) {
+        const kr_zk_assignment_t *a = &t.partitions[i];
         int32_t ids[256];
-        errno = 0;
-        long num = strtol(key, &end, 10);
-        size_t n = json_array_size(v);
-        if (errno || *end || end == key || num < 0 || num > INT32_MAX || !json_is_array(v) ||
-            n == 0 || n > 255) {
-            rc = kr_seterr(err, errlen, KR_EINVAL, "%s: partition \"%s\": expected a number "
-                           "and a list of 1 to 255 broker ids", path, key);
-            goto done;
+        /* While a reassignment runs, the replica list holds target plus original
+         * replicas: planning on that would be wrong, so wait for it to end. */
+        if (a->adding.n || a->removing.n) {
+            rc = kr_seterr(err, errlen, KR_ESTATE,
+                           "%s-%d is being reassigned (%s not empty): wait until the "
+                           "reassignment ends", topic, a->partition,
+                           a->adding.n ? "adding_replicas" : "removing_replicas");
+            break;
         }
-        for (size_t i = 0; i < n; i++) {
-            json_t *r = json_array_get(v, i);
-            if (!json_is_integer(r) || json_integer_value(r) < 0 ||
-                json_integer_value(r) > INT32_MAX) {
-                rc = kr_seterr(err, errlen, KR_EINVAL, "%s: partition %s: replica %zu is not a "
-                               "broker id", path, key, i);
-                goto done;
-            }
-            ids[i] = (int32_t)json_integer_value(r);
+        if (a->replicas.n == 0 || a->replicas.n > 255 || a->partition < 0) {
+            rc = kr_seterr(err, errlen, KR_EINVAL, "%s: partition %d has %zu replicas", path,
+                           a->partition, a->replicas.n);
+            break;
         }
-        if ((rc = kr_plan_cluster_add_partition(c, topic, (int32_t)num, ids, n, err, errlen)) < 0)
-            goto done;
+        for (size_t r = 0; r < a->replicas.n; r++)
+            ids[r] = a->replicas.ids[r];
+        rc = kr_plan_cluster_add_partition(c, topic, a->partition, ids, a->replicas.n, err,
+                                           errlen);
     }
-done:
-    json_decref(doc);
+    kr_zk_topic_deinit(&t);
     return rc;
 }
 

@@ -155,7 +155,7 @@ def test_zookeeper_matches_snapshot():
     rz, oz, ez = plan(["evacuate", "--brokers", "3", "--to", "any", "--zookeeper",
                        zk.connect + root])
     t.eq(rz, 1, "a topic under reassignment: exit 1")
-    t.eq(ez, "plan: topic payments is being reassigned (adding_replicas is not empty): wait "
+    t.eq(ez, "plan: payments-1 is being reassigned (adding_replicas not empty): wait "
              "until the reassignment ends\n", "a topic under reassignment: the reason")
     t.eq(oz, "", "a topic under reassignment: no plan")
     # an empty chroot: nothing known, so broker 3 is not in the cluster
