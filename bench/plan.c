@@ -166,6 +166,7 @@ static void run_scenario(const scenario_t *s, int runs)
     /* Balance as the planner promises it: the rack rule comes first, so compare each
      * target that received replicas with the least loaded target of its own rack. */
     long rack_min[3] = { -1, -1, -1 }, excess = 0;
+    long replicas_moved = (long)json_integer_value(json_object_get(sum, "replicas_moved"));
     json_t *dst = json_object_get(sum, "destinations");
     for (int pass = 0; pass < 2; pass++)
         json_object_foreach(json_object_get(sum, "target_replicas"), key, tr) {
@@ -193,9 +194,9 @@ static void run_scenario(const scenario_t *s, int runs)
     printf("%s\n", s->name);
     printf("  cluster: %d brokers, %ld partitions, %ld replicas, 3 racks (built and sealed in %.1f ms)\n",
            s->brokers, s->partitions, s->partitions * s->rf, build_ms);
-    printf("  plan: %zu partitions move, %zu rack warnings, target replica counts after: %ld..%ld;\n"
+    printf("  plan: %zu partitions (%ld replicas) move, %zu rack warnings, target replica counts after: %ld..%ld;\n"
            "        a target that received replicas ends at most %ld above the least loaded "
-           "target of its rack\n", moves, warnings, lo, hi, excess);
+           "target of its rack\n", moves, replicas_moved, warnings, lo, hi, excess);
     printf("  plan time: median %.3f ms of %d runs (min %.3f, max %.3f)  target %.0f ms  %s\n",
            med, runs, ms[0], ms[runs - 1], s->target_ms, med <= s->target_ms ? "PASS" : "MISS");
     printf("  peak RSS: %.1f MiB (cluster + plan: +%.1f MiB)", peak_mib, grew_mib);
