@@ -14,6 +14,7 @@
 #include "kr/metrics.h"
 
 typedef struct kr_intake kr_intake_t;
+typedef struct kr_respond kr_respond_t;
 
 typedef struct kr_daemon {
     kr_config_t *cfg;
@@ -24,6 +25,7 @@ typedef struct kr_daemon {
     kr_metrics_t *metrics;
     kr_idset_t *seen;            /* event ids already accepted (dedupe) */
     kr_intake_t *intake;         /* webhook intake context (intake.c) */
+    kr_respond_t *respond;       /* rules, incidents, action runs (respond.c) */
 
     json_t **recent;             /* ring of the last cfg->events_keep events (owned refs) */
     size_t recent_cap, recent_head, recent_count;

@@ -9,6 +9,7 @@
 #include "kr/err.h"
 #include "kr/http.h"
 #include "kr/log.h"
+#include "kr/respond.h"
 #include "kr/units.h"
 
 static void healthz(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
@@ -45,6 +46,7 @@ static void metrics(kr_daemon_t *d, struct evhttp_request *req, const char *rest
     (void)rest;
     kr_metrics_set(d->metrics, KR_M_journal_healthy, NULL, kr_journal_healthy(d->journal));
     kr_metrics_set(d->metrics, KR_M_journal_fsyncs_total, NULL, (double)kr_journal_fsyncs(d->journal));
+    kr_respond_update_metrics(d->respond);
     kr_metrics_set(d->metrics, KR_M_uptime_seconds, NULL, (double)(kr_now_ms() - d->started_ms) / 1000.0);
     char *text = kr_metrics_render(d->metrics);
     if (!text) {
@@ -96,7 +98,6 @@ int kr_api_register(kr_daemon_t *d, char *err, size_t errlen)
 
 int kr_api_reload(kr_daemon_t *d)
 {
-    (void)d;
-    KR_INFO("daemon", "msg=\"reload: nothing to reload without a rule set\"");
-    return KR_OK;
+    char err[8192];
+    return kr_respond_reload(d->respond, err, sizeof err);
 }

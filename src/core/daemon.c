@@ -20,6 +20,7 @@
 #include "kr/http.h"
 #include "kr/intake.h"
 #include "kr/log.h"
+#include "kr/respond.h"
 #include "kr/units.h"
 
 /* ---- the accept pipeline ---- */
@@ -58,6 +59,7 @@ static void event_durable(kr_daemon_t *d, json_t *ev)
     KR_INFO("event", "msg=\"event accepted\" id=\"%s\" source=%s type=%s state=%s",
             json_string_value(json_object_get(ev, "id")), src, type,
             json_string_value(json_object_get(ev, "state")) ? json_string_value(json_object_get(ev, "state")) : "-");
+    kr_respond_event(d->respond, ev);
 }
 
 static void accept_finish(accept_t *a)
@@ -155,7 +157,11 @@ static int replay_cb(json_t *rec, void *arg)
         const char *id = json_string_value(json_object_get(ev, "id"));
         if (id && kr_idset_add(d->seen, id) == 1)
             remember(d, ev);
+        return 0;
     }
+    if (kr_respond_replay(d->respond, rec) != KR_OK)
+        KR_WARN("daemon", "msg=\"ignoring a malformed journal record\" seq=%lld",
+                (long long)json_integer_value(json_object_get(rec, "seq")));
     return 0;
 }
 
@@ -199,6 +205,7 @@ static void daemon_free(kr_daemon_t *d)
     if (!d)
         return;
     kr_intake_free(d->intake);
+    kr_respond_free(d->respond);
     kr_http_stop(d);
     kr_journal_close(d->journal);
     if (d->recent) {
@@ -230,14 +237,19 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
         !(d->recent = calloc((size_t)d->cfg->events_keep, sizeof *d->recent)))
         return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
     d->recent_cap = (size_t)d->cfg->events_keep;
-    if ((rc = kr_journal_replay(d->cfg->journal_dir, replay_cb, d, &last, &torn, err, errlen)) != 0)
-        return rc;
-    KR_INFO("daemon", "msg=\"journal replayed\" last_seq=%llu events_known=%zu torn_tail=%d",
-            (unsigned long long)last, kr_idset_size(d->seen), torn);
+    /* Open first (it cuts a torn tail), then replay into the modules, then resume: nothing
+     * is appended until replay is over. */
     if (!(d->journal = kr_journal_open(d->base, d->cfg->journal_dir, err, errlen)))
         return KR_EIO;
     if ((rc = kr_api_register(d, err, errlen)) != 0)
         return rc;
+    if (!(d->respond = kr_respond_new(d, err, errlen)))
+        return KR_EINVAL;
+    if ((rc = kr_journal_replay(d->cfg->journal_dir, replay_cb, d, &last, &torn, err, errlen)) != 0)
+        return rc;
+    KR_INFO("daemon", "msg=\"journal replayed\" last_seq=%llu events_known=%zu", (unsigned long long)last,
+            kr_idset_size(d->seen));
+    kr_respond_resume(d->respond);
     if (!(d->intake = kr_intake_new(d, err, errlen)))
         return KR_EINVAL;
     if ((rc = kr_http_start(d, err, errlen)) != 0)
