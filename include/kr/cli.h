@@ -6,6 +6,7 @@
 
 int kr_cmd_run(int argc, char **argv);          /* core/daemon.c */
 int kr_cmd_check(int argc, char **argv);        /* core/config.c */
+int kr_cmd_journal(int argc, char **argv);      /* core/journal.c */
 int kr_cmd_sns_verify(int argc, char **argv);   /* intake/sns.c */
 int kr_cmd_decode(int argc, char **argv);       /* intake/decode_cli.c */
 int kr_cmd_check_rules(int argc, char **argv);  /* rules/rules_cli.c */

@@ -32,6 +32,11 @@ void kr_journal_close(kr_journal_t *j);
 int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, void *arg,
                       uint64_t *seq);
 
+/* Segment size limit (default 64 MiB): an append that would pass it starts a new segment. */
+void kr_journal_set_segment_size(kr_journal_t *j, int64_t bytes);
+/* The number of the segment being written (journal-NNNNNNNN.log). */
+unsigned kr_journal_segment(const kr_journal_t *j);
+
 /* 1 while the journal can accept and persist records (for /readyz); the last error text. */
 int kr_journal_healthy(const kr_journal_t *j);
 const char *kr_journal_error(const kr_journal_t *j);

@@ -11,6 +11,7 @@
 #include "kr/cli.h"
 #include "kr/config.h"
 #include "kr/err.h"
+#include "kr/rules.h"
 #include "kr/units.h"
 
 typedef enum {
@@ -42,6 +43,8 @@ static const cfg_key_t keys[] = {
       "Address and port of the HTTP server (webhooks, API, metrics)." },
     { "journal_dir", CFG_PATH, OFF(journal_dir), "journal", 0, 0,
       "Directory of the journal: every accepted event and every state change, fsync'd before the 202 reply." },
+    { "journal.segment_size", CFG_SIZE, OFF(journal_segment_size), "64MiB", 65536, (int64_t)1 << 40,
+      "A journal segment is closed and a new one started past this size." },
     { "rules_dir", CFG_PATH, OFF(rules_dir), NULL, 0, 0,
       "Directory (or file) of rule files (*.yaml, *.yml, *.json). Unset: events are journaled but match nothing." },
     { "log_level", CFG_LEVEL, OFF(log_level), "info", 0, 0, "debug, info, warn or error." },
@@ -473,7 +476,20 @@ int kr_cmd_check(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    printf("%s: ok\n", path);
+    int code = 0;
+    if (c->rules_dir) {
+        static char rerr[65536];
+        kr_ruleset_t *rs = kr_ruleset_load(c->rules_dir, rerr, sizeof rerr);
+        if (!rs) {
+            fprintf(stderr, "%s\n", rerr);
+            code = 1;
+        } else {
+            printf("%s: %zu rules in %zu files\n", c->rules_dir, kr_ruleset_count(rs), kr_ruleset_nfiles(rs));
+            kr_ruleset_decref(rs);
+        }
+    }
+    if (code == 0)
+        printf("%s: ok\n", path);
     kr_config_free(c);
-    return 0;
+    return code;
 }

@@ -241,6 +241,7 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
      * is appended until replay is over. */
     if (!(d->journal = kr_journal_open(d->base, d->cfg->journal_dir, err, errlen)))
         return KR_EIO;
+    kr_journal_set_segment_size(d->journal, d->cfg->journal_segment_size);
     if ((rc = kr_api_register(d, err, errlen)) != 0)
         return rc;
     if (!(d->respond = kr_respond_new(d, err, errlen)))

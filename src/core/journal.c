@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "kr/cli.h"
 #include "kr/err.h"
 #include "kr/journal.h"
 #include "kr/log.h"
@@ -35,7 +36,10 @@ struct kr_journal {
     struct event_base *base;
     struct event *wake;          /* activated by the fsync thread */
     char *dir;
-    int fd;
+    int fd;                      /* current segment (mu: the fsync thread reads it) */
+    int old_fd;                  /* previous segment, still to fsync and close (mu) */
+    unsigned segno;
+    int64_t seg_bytes, seg_limit;
     uint64_t next_seq;
     uint64_t records;
     int healthy;
@@ -97,9 +101,18 @@ static void *fsync_main(void *arg)
         if (j->written == j->durable && j->written == j->failed_upto && j->stop)
             break;
         uint64_t target = j->written;
+        int fd = j->fd, old = j->old_fd;
+        j->old_fd = -1;
         pthread_mutex_unlock(&j->mu);
-        int rc = fdatasync(j->fd);
+        /* a rotated segment's last records are made durable before the new segment's */
+        int rc = old >= 0 ? fdatasync(old) : 0;
         int e = errno;
+        if (old >= 0)
+            close(old);
+        if (rc == 0) {
+            rc = fdatasync(fd);
+            e = errno;
+        }
         pthread_mutex_lock(&j->mu);
         j->fsyncs++;
         if (rc == 0) {
@@ -236,6 +249,12 @@ kr_journal_t *kr_journal_open(struct event_base *base, const char *dir, char *er
         goto fail;
     }
     j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    j->old_fd = -1;
+    j->segno = segno;
+    j->seg_limit = 64 << 20;
+    struct stat st;
+    if (j->fd >= 0 && fstat(j->fd, &st) == 0)
+        j->seg_bytes = st.st_size;
     if (j->fd < 0) {
         kr_seterr(err, errlen, KR_EIO, "journal: cannot open %s: %s", path, strerror(errno));
         goto fail;
@@ -288,11 +307,48 @@ void kr_journal_close(kr_journal_t *j)
         free(w);
     }
     event_free(j->wake);
+    if (j->old_fd >= 0)
+        close(j->old_fd);
     close(j->fd);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cond);
     free(j->dir);
     free(j);
+}
+
+void kr_journal_set_segment_size(kr_journal_t *j, int64_t bytes)
+{
+    j->seg_limit = bytes > 4096 ? bytes : 4096;
+}
+
+unsigned kr_journal_segment(const kr_journal_t *j) { return j->segno; }
+
+/* Starts the next segment (loop thread). The previous one is handed to the fsync thread,
+ * which makes its last records durable and closes it: the loop never waits for a disk. */
+static int rotate(kr_journal_t *j)
+{
+    char path[4096];
+    segment_path(j->dir, j->segno + 1, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(j->error, sizeof j->error, "cannot open segment %.180s: %s", path, strerror(errno));
+        KR_ERROR("journal", "msg=\"cannot rotate\" error=\"%s\"", j->error);
+        return KR_EIO;
+    }
+    pthread_mutex_lock(&j->mu);
+    if (j->old_fd >= 0) { /* the thread has not caught up with the last rotation yet */
+        pthread_mutex_unlock(&j->mu);
+        close(fd);
+        unlink(path);
+        return KR_OK;
+    }
+    j->old_fd = j->fd;
+    j->fd = fd;
+    pthread_mutex_unlock(&j->mu);
+    j->segno++;
+    j->seg_bytes = 0;
+    KR_INFO("journal", "msg=\"new segment\" segment=%s", path);
+    return KR_OK;
 }
 
 int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, void *arg,
@@ -317,6 +373,11 @@ int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, 
     line[9 + blen] = '\n';
     size_t len = blen + 10, off = 0;
     free(body);
+    if (j->seg_bytes > 0 && j->seg_bytes + (int64_t)len > j->seg_limit && rotate(j) != KR_OK) {
+        j->healthy = 0;
+        rc = KR_EIO;
+        goto done;
+    }
     while (off < len) {
         ssize_t w = write(j->fd, line + off, len - off);
         if (w < 0 && errno == EINTR)
@@ -336,6 +397,7 @@ int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, 
         }
         off += (size_t)w;
     }
+    j->seg_bytes += (int64_t)len;
     j->next_seq++;
     j->records++;
     j->healthy = 1;
@@ -457,4 +519,36 @@ int kr_journal_replay(const char *dir, int (*cb)(json_t *record, void *arg), voi
                       uint64_t *last_seq, int *torn, char *err, size_t errlen)
 {
     return replay_dir(dir, cb, arg, last_seq, torn, NULL, err, errlen);
+}
+
+/* ---- kresponder journal dump DIR ---- */
+
+static int dump_cb(json_t *rec, void *arg)
+{
+    (void)arg;
+    char *s = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    return 0;
+}
+
+int kr_cmd_journal(int argc, char **argv)
+{
+    char err[1024];
+    uint64_t last = 0;
+    int torn = 0;
+    if (argc != 3 || strcmp(argv[1], "dump") != 0) {
+        fprintf(stderr, "usage: kresponder journal dump DIR\n");
+        return 2;
+    }
+    int rc = kr_journal_replay(argv[2], dump_cb, NULL, &last, &torn, err, sizeof err);
+    if (rc != KR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (torn)
+        fprintf(stderr, "journal: the last record is torn (a crash in the middle of a write); it was never acknowledged\n");
+    return 0;
 }

@@ -27,6 +27,7 @@ static const kr_command_t commands[] = {
     { "check-rules", kr_cmd_check_rules, "check-rules DIR|FILE        validate rule files (every error as file:line:col)" },
     { "match", kr_cmd_match, "match -r DIR|FILE EVENT|-   show which rules match an event and what they would do" },
     { "plan", kr_cmd_plan, "plan evacuate|drain ...     plan a replica reassignment (JSON on stdout)" },
+    { "journal", kr_cmd_journal, "journal dump DIR            print the journal's records as JSON lines" },
     { "version", cmd_version, "version                     print the version" },
 };
 

@@ -62,8 +62,37 @@ def config_errors_are_file_line_col():
                        env=dict(os.environ, KRESPONDER_EVENTBRIDGE_SECRET="x", KRESPONDER_ADMIN_TOKEN="y",
                                 KRESPONDER_SLACK_WEBHOOK="https://hooks.slack.com/services/T/B/X"))
     t.eq(r.returncode, 0, "the example config passes check: " + r.stderr)
+    t.ok("7 rules in 3 files" in r.stdout or "rules in" in r.stdout, "check validates the shipped rules too: " + r.stdout)
+    rules = os.path.join(tmp, "rules")
+    os.makedirs(rules)
+    with open(os.path.join(rules, "bad.yaml"), "w") as f:
+        f.write("- name: x\n  match: {type: [a]}\n  for: soon\n  actions: [{log: {}}]\n")
+    with open(path, "w") as f:
+        f.write("listen: 127.0.0.1:0\nrules_dir: rules\n")
+    r = subprocess.run([krlib.BIN, "check", "-c", path], capture_output=True, text=True)
+    t.eq(r.returncode, 1, "check exits 1 when a rule is broken")
+    t.ok(r.stderr.startswith(os.path.join(rules, "bad.yaml") + ":3:8: "), "and names file:line:col: " + r.stderr)
     r = subprocess.run([krlib.BIN, "check", "--reference"], capture_output=True, text=True)
     t.ok("| `sns.max_age` | duration | 1h |" in r.stdout, "the reference is generated from the table")
+
+
+@t.case
+def journal_dump():
+    d = krlib.Daemon.start({"eventbridge": {"secret": "s"}})
+    ev = {"version": "0", "id": "dump-1", "detail-type": "EC2 Instance Rebalance Recommendation",
+          "source": "aws.ec2", "account": "123456789012", "time": "2026-11-24T19:10:00Z",
+          "region": "ap-northeast-2", "resources": [], "detail": {"instance-id": "i-0abc"}}
+    t.eq(d.post_json("/hooks/eventbridge", ev, {"X-Kresponder-Secret": "s"})[0], 202, "event accepted")
+    d.stop()
+    r = subprocess.run([krlib.BIN, "journal", "dump", os.path.join(d.dir, "journal")],
+                       capture_output=True, text=True)
+    t.eq(r.returncode, 0, "journal dump exits 0")
+    recs = [json.loads(l) for l in r.stdout.splitlines()]
+    evs = [x for x in recs if x.get("kind") == "event"]
+    t.eq([x["event"]["id"] for x in evs], ["eb:dump-1"], "the event record is there")
+    t.eq([x["seq"] for x in recs], list(range(1, len(recs) + 1)), "sequence numbers are dense")
+    r = subprocess.run([krlib.BIN, "journal", "dump"], capture_output=True, text=True)
+    t.eq(r.returncode, 2, "usage error exits 2")
 
 
 @t.case

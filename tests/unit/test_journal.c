@@ -154,3 +154,47 @@ KR_TEST(unwritable_directory_fails_clearly)
     CHECKF(strstr(err, "journal: cannot create directory /proc/kr-no-such/journal") == err, "%s", err);
     event_base_free(base);
 }
+
+KR_TEST(segments_rotate_and_replay_in_order)
+{
+    char err[256] = "";
+    char *dir = tmpdir();
+    struct event_base *base = event_base_new();
+    kr_journal_t *j = kr_journal_open(base, dir, err, sizeof err);
+    CHECKF(j != NULL, "%s", err);
+    if (!j)
+        return;
+    kr_journal_set_segment_size(j, 4096);
+    waitctx_t w = { .base = base, .want = 300 };
+    for (int i = 0; i < 300; i++) {
+        json_t *rec = json_pack("{s:s,s:i,s:s}", "kind", "test", "n", i, "pad",
+                                "................................................................");
+        CHECK_INT(kr_journal_append(j, rec, done_cb, &w, NULL), 0);
+        json_decref(rec);
+    }
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+    CHECK_INT(w.done, 300);
+    CHECK_INT(w.rc_sum, 0);
+    CHECKF(kr_journal_segment(j) >= 5, "segments=%u", kr_journal_segment(j));
+    kr_journal_close(j);
+    json_t *seen = json_array();
+    uint64_t last = 0;
+    int torn = 0;
+    CHECK_INT(kr_journal_replay(dir, count_cb, seen, &last, &torn, err, sizeof err), 0);
+    CHECK_INT(json_array_size(seen), 300);
+    int in_order = 1;
+    for (size_t i = 0; i < json_array_size(seen); i++)
+        in_order &= json_integer_value(json_array_get(seen, i)) == (json_int_t)i;
+    CHECK(in_order);
+    CHECK_INT(last, 300);
+    json_decref(seen);
+    /* reopening continues in the last segment with the next sequence number */
+    j = kr_journal_open(base, dir, err, sizeof err);
+    uint64_t seq = 0;
+    json_t *rec = json_pack("{s:i}", "n", 300);
+    kr_journal_append(j, rec, NULL, NULL, &seq);
+    json_decref(rec);
+    CHECK_INT(seq, 301);
+    kr_journal_close(j);
+    event_base_free(base);
+}
