@@ -145,6 +145,21 @@ class ZooKeeper:
         p = subprocess.run([ZK_SH, "leader", self.dir], capture_output=True, text=True)
         return int(p.stdout.strip()) if p.returncode == 0 else None
 
+    def restart(self):
+        """Stops the (single) server and starts it again on the same port, data kept:
+        clients see a connection loss, not a session expiry, if it is back in time."""
+        p = subprocess.run([ZK_SH, "restart", self.dir], capture_output=True, text=True,
+                           timeout=tmout(90))
+        if p.returncode != 0:
+            raise RuntimeError("zk.sh restart: " + p.stderr.strip())
+
+    def restart_node(self, n):
+        """Starts ensemble node n (1..3) again, e.g. after kill_leader()."""
+        p = subprocess.run([ZK_SH, "restart-node", self.dir, str(n)], capture_output=True,
+                           text=True, timeout=tmout(90))
+        if p.returncode != 0:
+            raise RuntimeError("zk.sh restart-node: " + p.stderr.strip())
+
     def stop(self):
         if not self.stopped:
             self.stopped = True
@@ -290,6 +305,8 @@ class Sim:
             return ""
 
     def stop(self):
+        """Quits the simulator (closing every broker session); returns its exit status
+        (non-zero under ASan when it leaked or misbehaved)."""
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.write("quit\n")
@@ -303,7 +320,30 @@ class Sim:
                 f.close()
             except Exception:
                 pass
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
+        return self.proc.returncode
+
+
+def fleet(sim, brokers=160, racks=3, topics=5000, partitions=24000, rf=3, prefix="t-",
+          first_id=1):
+    """Loads a fleet-scale cluster into a running Sim: `brokers` brokers spread over `racks`
+    racks (rack "az<n>"), then `topics` topics holding `partitions` partitions in all.
+    Returns the bulk answer {"topics", "partitions", "ms"}."""
+    for i in range(first_id, first_id + brokers):
+        sim.cmd("broker add %d b%d.kafka.example 9092 az%d" % (i, i, i % racks + 1))
+    return sim.cmd("bulk topics %d total:%d %d %s" % (topics, partitions, rf, prefix))
+
+
+def freeze(pid, seconds):
+    """SIGSTOPs a process for `seconds`, then SIGCONTs it: a ZooKeeper client frozen
+    longer than its session timeout finds its session expired when it wakes up (how a
+    test makes kresponder's own session expire without its cooperation)."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 # ----------------------------------------------------------------------------- checks

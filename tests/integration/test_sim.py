@@ -319,6 +319,34 @@ def test_sim_controller_failover_and_bulk():
     t.ok(state(c, "bench-49", 3)["leader"] in (1, 2, 3), "bulk partitions have states")
     st = SIM.status()
     t.eq((st["topics"], st["partitions"]), (53, 250), "status counts topics and partitions")
+    t.eq(SIM.stop(), 0, "krsim exits cleanly after all of it (ASan: no leaks)")
+
+
+def test_sim_frozen_broker_and_server_restart():
+    c = ZK.connect + "/frozen"
+    sim = krzk.Sim(c, session_timeout_ms=SESSION_MS)
+    sim.cmd("broker add 1 f1 9092")
+    sim.cmd("broker add 2 f2 9092")
+    czxid = krzk.zk_stat(c, "/brokers/ids/1")["czxid"]
+    pid = sim.status()["brokers"]["1"]["pid"]
+    t.ok(pid > 0, "status names the broker's session holder process")
+    # a broker frozen past its session timeout (long GC pause) loses its registration,
+    # then re-registers with a new epoch when it wakes up, as Kafka brokers do
+    t0 = time.monotonic()
+    krzk.freeze(pid, (SESSION_MS + TICK_MS) / 1000.0 + 1.0)
+    t.ok(time.monotonic() - t0 >= SESSION_MS / 1000.0, "frozen longer than the session timeout")
+    new = krzk.wait_until(lambda: (lambda st: st if st and st["czxid"] != czxid else None)(
+        krzk.zk_stat(c, "/brokers/ids/1")), krzk.tmout(10))
+    t.ok(new, "the woken broker registered again with a new czxid (broker epoch)")
+    t.ok("event=broker_session_expired broker=1 reregistered=yes" in sim.log_tail(20),
+         "the holder logged the expiry and the new registration")
+    # a server restart with its data kept is a connection loss, not an expiry
+    owner2 = krzk.zk_stat(c, "/brokers/ids/2")["ephemeralOwner"]
+    ZK.restart()
+    st = krzk.wait_until(lambda: krzk.zk_stat(c, "/brokers/ids/2"), krzk.tmout(10))
+    t.ok(st and st["ephemeralOwner"] == owner2,
+         "after a server restart the broker's session and registration are still there")
+    t.eq(sim.stop(), 0, "krsim exits cleanly")
 
 
 def test_sim_json_v4_and_chroot():
@@ -330,7 +358,7 @@ def test_sim_json_v4_and_chroot():
                        "timestamp", "version"], "v4: no features, no rack when none is set")
     t.eq(reg["version"], 4, "version 4")
     t.ok(krzk.zk_exists(ZK.connect, "/kafka-v4/brokers/ids/7"), "the chroot was created")
-    sim.stop()
+    t.eq(sim.stop(), 0, "krsim exits cleanly")
     t.eq(krzk.zk_exists(c, "/brokers/ids/7"), False, "quit closes the broker sessions")
 
 
@@ -365,7 +393,8 @@ def main():
         cases += [test_sim_registers_brokers_like_kafka, test_sim_topics, test_sim_controller_move,
                   test_sim_broker_expiry_and_return, test_sim_preferred_election,
                   test_sim_reassignment, test_sim_throttles, test_sim_controller_failover_and_bulk,
-                  test_sim_json_v4_and_chroot, test_ensemble_with_sim]
+                  test_sim_frozen_broker_and_server_restart, test_sim_json_v4_and_chroot,
+                  test_ensemble_with_sim]
     for fn in cases:
         t.case(fn)
         if fn.__name__.startswith("test_sim_registers") and SIM is None:

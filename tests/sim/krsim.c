@@ -460,64 +460,125 @@ static zhandle_t *connect_wait(const char *connect, int timeout_ms, watcher_fn f
     return zh;
 }
 
-/* krsim --holder CONNECT SESSION_TIMEOUT_MS ID JSON: registers /brokers/ids/ID the way
- * KafkaZkClient.registerBroker does (multi: create EPHEMERAL with null data + setData at
- * version 0, so the data version is 1), answers "ok CZXID SESSIONID", then serves
- * "controller EPOCH EPOCH_ZKVERSION JSON" and "close" until stdin ends. */
-static int holder_main(int argc, char **argv)
-{
-    holder_t h = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-    if (argc != 6) {
-        printf("err usage: krsim --holder CONNECT SESSION_TIMEOUT_MS ID JSON\n");
-        return 2;
-    }
-    const char *connect = argv[2], *json = argv[5];
-    int timeout = atoi(argv[3]), id = atoi(argv[4]);
+/* The session holder's state: zmu guards zh (commands and re-registration); h (with its
+ * own mutex) carries session events from the client's thread. */
+typedef struct {
+    holder_t h;
+    pthread_mutex_t zmu;
+    zhandle_t *zh;
+    const char *connect, *json;
     char path[64];
-    snprintf(path, sizeof path, "/brokers/ids/%d", id);
-    zoo_set_debug_level(getenv("KRSIM_ZK_DEBUG") ? ZOO_LOG_LEVEL_DEBUG : (ZooLogLevel)0);
-    zhandle_t *zh = connect_wait(connect, timeout, holder_watcher, &h, &h, 15000);
-    if (!zh) {
-        printf("err broker %d could not connect to ZooKeeper at %s\n", id, connect);
-        fflush(stdout);
-        return 2;
-    }
-    /* A restarted broker whose previous session has not expired yet finds its old
-     * registration: Kafka fails and is restarted; we retry until the old one is gone. */
-    int64_t deadline = now_ms() + timeout + 20000;
+    int id, timeout, expired, quit;
+} holder_ctx_t;
+
+static void holder_ctx_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    holder_ctx_t *c = ctx;
+    if (type != ZOO_SESSION_EVENT)
+        return;
+    pthread_mutex_lock(&c->h.mu);
+    c->h.state = state;
+    if (state == ZOO_EXPIRED_SESSION_STATE)
+        c->expired = 1;
+    pthread_cond_broadcast(&c->h.cv);
+    pthread_mutex_unlock(&c->h.mu);
+}
+
+/* KafkaZkClient.registerBroker: multi(create EPHEMERAL null data, setData version 0), so
+ * the data version is 1. A broker whose previous session has not expired yet finds its old
+ * registration: Kafka fails and is restarted; we retry until the old one is gone. */
+static int holder_register(holder_ctx_t *c, int64_t *czxid)
+{
+    int64_t deadline = now_ms() + c->timeout + 20000;
     int rc;
     for (;;) {
         zoo_op_t ops[2];
         zoo_op_result_t res[2];
         char created[128];
-        zoo_create_op_init(&ops[0], path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, SIM_ZK_MODE_EPHEMERAL,
-                           created, sizeof created);
-        zoo_set_op_init(&ops[1], path, json, (int)strlen(json), 0, NULL);
-        rc = zoo_multi(zh, 2, ops, res);
+        zoo_create_op_init(&ops[0], c->path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE,
+                           SIM_ZK_MODE_EPHEMERAL, created, sizeof created);
+        zoo_set_op_init(&ops[1], c->path, c->json, (int)strlen(c->json), 0, NULL);
+        rc = zoo_multi(c->zh, 2, ops, res);
         if (rc != ZNODEEXISTS || now_ms() > deadline)
             break;
         usleep(100 * 1000);
     }
-    if (rc != ZOK) {
-        printf("err broker %d registration failed: %s\n", id, zerror(rc));
-        fflush(stdout);
-        zookeeper_close(zh);
+    struct Stat st;
+    if (rc == ZOK && zoo_exists(c->zh, c->path, 0, &st) == ZOK)
+        *czxid = st.czxid;
+    return rc;
+}
+
+/* Like a broker after a long GC pause: when its session expired, it opens a new one and
+ * registers again (a new czxid, i.e. a new broker epoch). */
+static void *holder_renew_thread(void *arg)
+{
+    holder_ctx_t *c = arg;
+    for (;;) {
+        pthread_mutex_lock(&c->h.mu);
+        while (!c->expired && !c->quit)
+            pthread_cond_wait(&c->h.cv, &c->h.mu);
+        int quit = c->quit;
+        c->expired = 0;
+        c->h.state = 0;
+        pthread_mutex_unlock(&c->h.mu);
+        if (quit)
+            return NULL;
+        pthread_mutex_lock(&c->zmu);
+        if (c->zh)
+            zookeeper_close(c->zh);
+        int64_t czxid = 0;
+        c->zh = connect_wait(c->connect, c->timeout, holder_ctx_watcher, c, &c->h, 15000);
+        int rc = c->zh ? holder_register(c, &czxid) : ZCONNECTIONLOSS;
+        fprintf(stderr, "krsim: event=broker_session_expired broker=%d reregistered=%s czxid=%lld\n",
+                c->id, rc == ZOK ? "yes" : zerror(rc), (long long)czxid);
+        pthread_mutex_unlock(&c->zmu);
+    }
+}
+
+/* krsim --holder CONNECT SESSION_TIMEOUT_MS ID JSON: registers /brokers/ids/ID, answers
+ * "ok CZXID SESSIONID", then serves "controller EPOCH EPOCH_ZKVERSION JSON" and "close"
+ * until stdin ends. */
+static int holder_main(int argc, char **argv)
+{
+    static holder_ctx_t c; /* shared with the renew thread for the process's life */
+    pthread_t renew;
+    int rc;
+    if (argc != 6) {
+        printf("err usage: krsim --holder CONNECT SESSION_TIMEOUT_MS ID JSON\n");
         return 2;
     }
-    struct Stat st;
-    zoo_exists(zh, path, 0, &st);
-    printf("ok %lld %llx\n", (long long)st.czxid, (unsigned long long)zoo_client_id(zh)->client_id);
+    pthread_mutex_init(&c.h.mu, NULL);
+    pthread_cond_init(&c.h.cv, NULL);
+    pthread_mutex_init(&c.zmu, NULL);
+    c.connect = argv[2];
+    c.json = argv[5];
+    c.timeout = atoi(argv[3]);
+    c.id = atoi(argv[4]);
+    snprintf(c.path, sizeof c.path, "/brokers/ids/%d", c.id);
+    zoo_set_debug_level(getenv("KRSIM_ZK_DEBUG") ? ZOO_LOG_LEVEL_DEBUG : (ZooLogLevel)0);
+    c.zh = connect_wait(c.connect, c.timeout, holder_ctx_watcher, &c, &c.h, 15000);
+    if (!c.zh) {
+        printf("err broker %d could not connect to ZooKeeper at %s\n", c.id, c.connect);
+        fflush(stdout);
+        return 2;
+    }
+    int64_t czxid = 0;
+    if ((rc = holder_register(&c, &czxid)) != ZOK) {
+        printf("err broker %d registration failed: %s\n", c.id, zerror(rc));
+        fflush(stdout);
+        zookeeper_close(c.zh);
+        return 2;
+    }
+    printf("ok %lld %llx\n", (long long)czxid, (unsigned long long)zoo_client_id(c.zh)->client_id);
     fflush(stdout);
+    pthread_create(&renew, NULL, holder_renew_thread, &c);
 
     char line[65536];
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\n")] = '\0';
-        if (strcmp(line, "close") == 0) {
-            zookeeper_close(zh);
-            printf("ok closed\n");
-            fflush(stdout);
-            return 0;
-        }
+        if (strcmp(line, "close") == 0)
+            break;
         int epoch, version, off = 0;
         if (sscanf(line, "controller %d %d %n", &epoch, &version, &off) == 2 && off > 0) {
             /* KafkaZkClient.registerControllerAndIncrementControllerEpoch: one multi */
@@ -529,7 +590,9 @@ static int holder_main(int argc, char **argv)
             zoo_create_op_init(&ops[0], "/controller", cj, (int)strlen(cj), &ZOO_OPEN_ACL_UNSAFE,
                                SIM_ZK_MODE_EPHEMERAL, created, sizeof created);
             zoo_set_op_init(&ops[1], "/controller_epoch", eb, (int)strlen(eb), version, NULL);
-            rc = zoo_multi(zh, 2, ops, res);
+            pthread_mutex_lock(&c.zmu);
+            rc = c.zh ? zoo_multi(c.zh, 2, ops, res) : ZCONNECTIONLOSS;
+            pthread_mutex_unlock(&c.zmu);
             if (rc == ZOK)
                 printf("ok\n");
             else
@@ -540,7 +603,18 @@ static int holder_main(int argc, char **argv)
         printf("err unknown holder command\n");
         fflush(stdout);
     }
-    zookeeper_close(zh);
+    pthread_mutex_lock(&c.h.mu);
+    c.quit = 1;
+    pthread_cond_broadcast(&c.h.cv);
+    pthread_mutex_unlock(&c.h.mu);
+    pthread_join(renew, NULL);
+    pthread_mutex_lock(&c.zmu);
+    if (c.zh)
+        zookeeper_close(c.zh);
+    c.zh = NULL;
+    pthread_mutex_unlock(&c.zmu);
+    printf("ok closed\n");
+    fflush(stdout);
     return 0;
 }
 
@@ -1629,8 +1703,8 @@ static void cmd_status(sim_t *s)
         snprintf(k, sizeof k, "%d", b->id);
         if (b->alive)
             json_array_append_new(alive, json_integer(b->id));
-        json_object_set_new(brokers, k, json_pack("{s:b,s:b,s:I,s:s,s:i,s:s?}", "alive", b->alive,
-                                                  "running", b->pid != 0, "czxid",
+        json_object_set_new(brokers, k, json_pack("{s:b,s:b,s:i,s:I,s:s,s:i,s:s?}", "alive", b->alive,
+                                                  "running", b->pid != 0, "pid", (int)b->pid, "czxid",
                                                   (json_int_t)b->czxid, "host", b->host, "port",
                                                   b->port, "rack", b->rack[0] ? b->rack : NULL));
     }

@@ -10,6 +10,8 @@
 #                              prints its node number
 #   zk.sh leader DIR           prints the node number of the current leader
 #   zk.sh restart-node DIR N   starts ensemble node N again (after kill-leader)
+#   zk.sh restart DIR          stops one server and starts it again on the same port with
+#                              its data kept (sessions survive if it is back in time)
 #
 # Layout: DIR/zoo.cfg, DIR/data, DIR/zk.log, DIR/zk.pid, DIR/connect for one server;
 # DIR/n1..n3/{zoo.cfg,data,zk.log,zk.pid,port} and DIR/connect for an ensemble.
@@ -203,6 +205,16 @@ cmd_restart_node() { # dir n
     wait_imok "$d/n$i" "$(cat "$d/n$i/port")" "$ZK_START_TIMEOUT" || die "node $i did not answer ruok"
 }
 
+cmd_restart() { # dir: same config, same data, same port
+    local d=$1 port
+    [[ -f $d/zoo.cfg && -f $d/connect ]] || die "$d has no server started by zk.sh start"
+    port=$(sed -n 's/^clientPort=//p' "$d/zoo.cfg")
+    stop_dir "$d"
+    launch "$d"
+    wait_imok "$d" "$port" "$ZK_START_TIMEOUT" || die "server in $d did not come back (see $d/zk.log)"
+    cat "$d/connect"
+}
+
 cmd_stop() { # dir
     local d=$1 f
     [[ -d $d ]] || return 0
@@ -214,13 +226,14 @@ cmd_stop() { # dir
     return 0
 }
 
-[[ $# -ge 2 ]] || die "usage: zk.sh start DIR [PORT] | ensemble DIR | stop DIR | kill-leader DIR | leader DIR | restart-node DIR N"
+[[ $# -ge 2 ]] || die "usage: zk.sh start DIR [PORT] | ensemble DIR | stop DIR | restart DIR | kill-leader DIR | leader DIR | restart-node DIR N"
 case $1 in
 start) cmd_start "$2" "${3:-}" ;;
 ensemble) cmd_ensemble "$2" ;;
 stop) cmd_stop "$2" ;;
 kill-leader) cmd_kill_leader "$2" ;;
 leader) leader_node "$2" || die "no leader found in $2" ;;
+restart) cmd_restart "$2" ;;
 restart-node) [[ $# -ge 3 ]] || die "usage: zk.sh restart-node DIR N"; cmd_restart_node "$2" "$3" ;;
 *) die "unknown command \"$1\"" ;;
 esac
