@@ -193,8 +193,10 @@ def test_sim_broker_expiry_and_return():
     t.ok(waited is not None, "broker 3's registration disappears")
     bound = (SESSION_MS + TICK_MS) / 1000.0 * krzk.tmout_mult() + 0.5
     t.ok(took <= bound, "it went within session timeout + tickTime: %.2fs <= %.2fs" % (took, bound))
-    t.ok(took >= SESSION_MS / 1000.0 * 0.8,
-         "through expiry, not a delete or close: %.2fs >= 0.8 x session timeout" % took)
+    # the server counts from the client's last ping (sent every timeout/3 when idle), so
+    # expiry comes between 2/3 x timeout and timeout + tick after the kill
+    t.ok(took >= SESSION_MS / 1000.0 * 0.5,
+         "through expiry, not a delete or close: %.2fs >= 0.5 x session timeout" % took)
     wait_for("the controller moved leadership off broker 3 and shrank the ISRs",
              lambda: all(3 not in state(c, "orders", p)["isr"] for p in range(6)))
     for p in range(6):
