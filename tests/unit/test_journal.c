@@ -175,7 +175,8 @@ KR_TEST(segments_rotate_and_replay_in_order)
     event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
     CHECK_INT(w.done, 300);
     CHECK_INT(w.rc_sum, 0);
-    CHECKF(kr_journal_segment(j) >= 5, "segments=%u", kr_journal_segment(j));
+    /* ~30 KB in 4 KB segments; a rotation waits while the previous one is still being synced */
+    CHECKF(kr_journal_segment(j) >= 3, "segments=%u", kr_journal_segment(j));
     kr_journal_close(j);
     json_t *seen = json_array();
     uint64_t last = 0;
