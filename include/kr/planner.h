@@ -112,7 +112,9 @@ typedef struct kr_plan kr_plan_t;
  * failure *out is NULL, err names the cause (for a partition without an eligible target:
  * "orders-7: no eligible target: every alive broker in stack green is already a
  * replica") and nothing is returned half-done. Returns 0, KR_EINVAL, KR_ENOTFOUND (an
- * evacuated broker or stack that the cluster does not know) or KR_ENOMEM. */
+ * evacuated broker or stack that the cluster does not know), KR_ESTATE (cluster not
+ * sealed) or KR_ENOMEM. Cost: one pass over the replicas plus, per moved replica,
+ * O(racks * rf + log brokers); see docs/PERFORMANCE.md "Planner". */
 int kr_plan_new(const kr_plan_cluster_t *c, const kr_plan_request_t *req, kr_plan_t **out,
                 char *err, size_t errlen);
 void kr_plan_free(kr_plan_t *p);
