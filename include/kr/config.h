@@ -47,6 +47,8 @@ typedef struct kr_config {
 /* Loads and validates a config file. Relative paths in it are taken relative to the
  * config file's directory. Returns a new config, or NULL with err = "file:line:col: msg". */
 kr_config_t *kr_config_load(const char *path, char *err, size_t errlen);
+/* The same from a buffer; `name` stands for the file in errors and relative paths. */
+kr_config_t *kr_config_parse(const char *name, const char *buf, size_t len, char *err, size_t errlen);
 void kr_config_free(kr_config_t *cfg);
 
 /* Writes the reference of every key (name, type, default, range, help) as Markdown. */

@@ -383,7 +383,8 @@ static int set_defaults(kr_config_t *c, const char *base_dir, char *err, size_t 
     return KR_OK;
 }
 
-kr_config_t *kr_config_load(const char *path, char *err, size_t errlen)
+/* Validates a parsed doc (owned by the config from here on). */
+static kr_config_t *config_from_doc(const char *path, kr_doc_t *doc, char *err, size_t errlen)
 {
     kr_config_t *c = calloc(1, sizeof *c);
     char *base_dir = NULL;
@@ -391,10 +392,10 @@ kr_config_t *kr_config_load(const char *path, char *err, size_t errlen)
 
     if (!c || !(c->path = strdup(path)) || !(base_dir = dir_of(path))) {
         kr_seterr(err, errlen, KR_ENOMEM, "%s: out of memory", path);
+        kr_doc_free(doc);
         goto fail;
     }
-    if (!(c->doc = kr_doc_load(path, err, errlen)))
-        goto fail;
+    c->doc = doc;
     root = kr_doc_root(c->doc);
     if (!json_is_object(root)) {
         kr_doc_errf(c->doc, root, err, errlen, "the config must be a map of keys (see kresponder.example.yaml)");
@@ -415,6 +416,18 @@ fail:
     free(base_dir);
     kr_config_free(c);
     return NULL;
+}
+
+kr_config_t *kr_config_load(const char *path, char *err, size_t errlen)
+{
+    kr_doc_t *doc = kr_doc_load(path, err, errlen);
+    return doc ? config_from_doc(path, doc, err, errlen) : NULL;
+}
+
+kr_config_t *kr_config_parse(const char *name, const char *buf, size_t len, char *err, size_t errlen)
+{
+    kr_doc_t *doc = kr_doc_parse(name, buf, len, err, errlen);
+    return doc ? config_from_doc(name, doc, err, errlen) : NULL;
 }
 
 void kr_config_free(kr_config_t *c)
