@@ -12,5 +12,6 @@ int kr_cmd_decode(int argc, char **argv);       /* intake/decode_cli.c */
 int kr_cmd_check_rules(int argc, char **argv);  /* rules/rules_cli.c */
 int kr_cmd_match(int argc, char **argv);        /* rules/rules_cli.c */
 int kr_cmd_plan(int argc, char **argv);         /* actions/planner_cli.c */
+int kr_cmd_streams_reset(int argc, char **argv); /* actions/streams_run.c */
 
 #endif

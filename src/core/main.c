@@ -28,6 +28,7 @@ static const kr_command_t commands[] = {
     { "match", kr_cmd_match, "match -r DIR|FILE EVENT|-   show which rules match an event and what they would do" },
     { "plan", kr_cmd_plan, "plan evacuate|drain ...     plan a replica reassignment (JSON on stdout)" },
     { "journal", kr_cmd_journal, "journal dump DIR            print the journal's records as JSON lines" },
+    { "streams-reset", kr_cmd_streams_reset, "streams-reset --bootstrap-servers H --application-id ID ...  reset a stopped Streams app (dry run by default)" },
     { "version", cmd_version, "version                     print the version" },
 };
 
