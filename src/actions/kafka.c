@@ -4,33 +4,37 @@
  *
  * DESIGN. All client state belongs to the loop thread. kr_kafka_start gives a request an
  * id and a libevent timer (its deadline), then hands it to the implementation. The
- * librdkafka implementation runs:
+ * librdkafka implementation has one rd_kafka_t and runs:
  *  - the Admin API calls (ListConsumerGroupOffsets, AlterConsumerGroupOffsets,
- *    DeleteTopics) from the loop thread on the main rd_kafka_t, with the request id as the
- *    AdminOptions opaque; results land on one admin result queue whose io-event fd
- *    (rd_kafka_queue_io_event_enable) is a pipe the loop watches; the loop polls the
- *    queue and matches each result to its request by opaque;
- *  - DescribeConsumerGroups on a second rd_kafka_t of its own with its own result queue
- *    (same pipe). librdkafka 2.0.2 leaves a handle unusable after a DescribeConsumerGroups
- *    the broker does not support (mock cluster: _UNSUPPORTED_FEATURE, then no admin request
- *    on that handle is ever answered and rd_kafka_destroy deadlocks in rdk:main). So after
- *    any failed or expired describe, that handle is abandoned to a detached reaper thread
- *    that tries to destroy it (and may block forever), and the next describe makes a new
- *    one. At most MAX_STUCK handles may be waiting in reapers; beyond that describes fail
- *    at once with KR_EUNSUPPORTED instead of leaking more threads;
+ *    DeleteTopics) from the loop thread, with the request id as the AdminOptions opaque;
+ *    results land on one admin result queue whose io-event fd
+ *    (rd_kafka_queue_io_event_enable) is a pipe the loop watches; the loop polls the queue
+ *    and matches each result to its request by opaque;
  *  - the calls that are blocking in 2.0.2 (rd_kafka_metadata,
- *    rd_kafka_query_watermark_offsets, rd_kafka_offsets_for_times) on one worker thread,
- *    which owns a copy of the request, calls librdkafka with the time left before the
- *    deadline, and posts the result on a mutex-protected list and writes the same pipe;
- *    the loop picks it up and delivers it.
+ *    rd_kafka_query_watermark_offsets, rd_kafka_offsets_for_times) and the group
+ *    description on N_WORKERS worker threads sharing one job list: a worker owns a copy of
+ *    the request, calls librdkafka with the time left before the deadline, posts the
+ *    result on a mutex-protected list and writes the same pipe; the loop delivers it. With
+ *    two workers, one slow call never holds up every other.
  * A deadline that passes first ends the request with KR_ETIMEDOUT; a result arriving for an
- * id no longer pending is dropped. Freeing the client joins the worker (bounded by the
- * deadline it was given) and destroys the main handle on the calling thread. */
+ * id no longer pending is dropped. Freeing the client joins the workers (each bounded by
+ * the deadline it was given) and destroys the handle on the calling thread.
+ *
+ * Why the group is described with rd_kafka_list_groups and not the Admin API's
+ * DescribeConsumerGroups: in librdkafka 2.0.2 a DescribeConsumerGroups that fails
+ * (_UNSUPPORTED_FEATURE on the mock cluster; time-outs on real clusters, librdkafka issue
+ * #4605, still open) leaves the handle unusable (no later admin request is answered,
+ * rd_kafka_destroy deadlocks in rdk:main) and then, in rdk:main, ABORTS THE PROCESS on the
+ * assertion "eonce->refcnt > 0" (seen here under ASan on every run, and now and then
+ * without it), which no separate handle can contain. rd_kafka_list_groups with a group name
+ * sends the same DescribeGroups request through the classic path, answers the same state
+ * and member count, fails cleanly ("Required feature not supported by broker" on the mock,
+ * in milliseconds) and leaves the handle healthy (tested: metadata and destroy right after).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +49,7 @@
 #include "kr/units.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
-#define MAX_STUCK 4
+#define N_WORKERS 2
 
 static const char *const op_names[KR_KAFKA_OP_COUNT] = {
     "describe_group", "committed", "offsets_for_times", "watermarks",
@@ -473,18 +477,12 @@ int kr_kafka_call(kr_kafka_t *k, kr_kafka_op_t op, const kr_kafka_request_t *req
 
 /* ------------------------------------------------------------------ librdkafka */
 
-/* Abandoned describe handles still being destroyed; shared with the reaper threads,
- * which may outlive the client. */
-typedef struct {
-    atomic_int refs;
-    atomic_int stuck;
-} reap_shared_t;
-
 typedef struct job {
     struct job *next;
     uint64_t id;
     kr_kafka_op_t op;
     int64_t deadline_ms;          /* monotonic */
+    char *group;                  /* DESCRIBE_GROUP */
     kr_kafka_tp_t *tps;           /* topics owned */
     size_t n;
     kr_kafka_result_t *res;       /* filled by the worker */
@@ -496,19 +494,15 @@ typedef struct {
     rd_kafka_conf_t *conf_template; /* duplicated for each handle */
     rd_kafka_t *rk;                 /* admin ops and the blocking calls */
     rd_kafka_queue_t *q;
-    rd_kafka_t *drk;                /* DescribeConsumerGroups only */
-    rd_kafka_queue_t *dq;
-    uint64_t describe_id;           /* the describe in flight on drk, 0 when none */
     int wake[2];
     struct event *wake_ev;
-    pthread_t worker;
-    int worker_started;
+    pthread_t workers[N_WORKERS];
+    int n_workers;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job_t *todo, *todo_tail;        /* to the worker (under mu) */
     job_t *done, *done_tail;        /* from the worker (under mu) */
     int stop;
-    reap_shared_t *reap;
 } rk_impl_t;
 
 static int map_err(rd_kafka_resp_err_t e)
@@ -556,8 +550,48 @@ static void job_free(job_t *j)
     for (size_t i = 0; i < j->n; i++)
         free((char *)j->tps[i].topic);
     free(j->tps);
+    free(j->group);
     kr_kafka_result_free(j->res);
     free(j);
+}
+
+/* Worker thread: DescribeGroups through the classic API (see DESIGN). With a group name it
+ * asks every broker; the coordinator answers the group, the others may answer it with an
+ * error, so the first entry without an error wins. */
+static void describe_group(rk_impl_t *im, const job_t *j, kr_kafka_result_t *r)
+{
+    const struct rd_kafka_group_list *gl = NULL;
+    const struct rd_kafka_group_info *found = NULL, *failed = NULL;
+    rd_kafka_resp_err_t e;
+
+    kr_kafka_result_set_group(r, "unknown", -1);
+    e = rd_kafka_list_groups(im->rk, j->group, &gl, (int)left_ms(j->deadline_ms));
+    for (int i = 0; gl && i < gl->group_cnt; i++) {
+        const struct rd_kafka_group_info *g = &gl->groups[i];
+        if (strcmp(g->group, j->group) != 0)
+            continue;
+        if (!g->err && !found)
+            found = g;
+        else if (g->err && !failed)
+            failed = g;
+    }
+    if (found) {
+        kr_kafka_result_set_group(r, found->state && *found->state ? found->state : "unknown",
+                                  found->member_cnt);
+        if (!found->state || !*found->state)
+            kr_kafka_result_fail(r, KR_EIO, "the broker described group %s without a state",
+                                 j->group);
+    } else if (failed) {
+        kr_kafka_result_fail(r, map_err(failed->err), "the broker could not describe group %s: %s",
+                             j->group, rd_kafka_err2str(failed->err));
+    } else if (e) {
+        kr_kafka_result_fail(r, map_err(e), "the broker could not describe group %s: %s",
+                             j->group, rd_kafka_err2str(e));
+    } else {
+        kr_kafka_result_fail(r, KR_ENOTFOUND, "no broker described group %s", j->group);
+    }
+    if (gl)
+        rd_kafka_group_list_destroy(gl);
 }
 
 /* Worker thread: the calls that block in librdkafka 2.0.2. */
@@ -567,7 +601,9 @@ static void run_job(rk_impl_t *im, job_t *j)
     if (!r)
         return;
     j->res = r;
-    if (j->op == KR_KAFKA_LIST_TOPICS) {
+    if (j->op == KR_KAFKA_DESCRIBE_GROUP) {
+        describe_group(im, j, r);
+    } else if (j->op == KR_KAFKA_LIST_TOPICS) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t e = rd_kafka_metadata(im->rk, 1, NULL, &md, (int)left_ms(j->deadline_ms));
         if (e) {
@@ -674,95 +710,6 @@ static rd_kafka_t *new_handle(rk_impl_t *im, rd_kafka_queue_t **q, char *err, si
     return rk;
 }
 
-typedef struct {
-    rd_kafka_t *rk;
-    rd_kafka_queue_t *q;
-    reap_shared_t *reap;
-} reaper_t;
-
-static void reap_release(reap_shared_t *s)
-{
-    if (atomic_fetch_sub(&s->refs, 1) == 1)
-        free(s);
-}
-
-static void *reaper_main(void *arg)
-{
-    reaper_t *r = arg;
-    rd_kafka_queue_destroy(r->q);
-    rd_kafka_destroy(r->rk); /* may never return: see DESIGN */
-    atomic_fetch_sub(&r->reap->stuck, 1);
-    reap_release(r->reap);
-    free(r);
-    return NULL;
-}
-
-/* Gives the describe handle to a detached reaper thread; the next describe makes a new
- * handle. */
-static void abandon_describe_handle(rk_impl_t *im, const char *why)
-{
-    reaper_t *r;
-    pthread_t t;
-    pthread_attr_t attr;
-    if (!im->drk)
-        return;
-    rd_kafka_queue_io_event_enable(im->dq, -1, NULL, 0);
-    KR_WARN("kafka", "msg=\"abandoning the DescribeConsumerGroups client handle\" why=\"%s\"",
-            why);
-    r = malloc(sizeof *r);
-    if (r) {
-        r->rk = im->drk;
-        r->q = im->dq;
-        r->reap = im->reap;
-        atomic_fetch_add(&im->reap->refs, 1);
-        atomic_fetch_add(&im->reap->stuck, 1);
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, reaper_main, r) != 0) {
-            atomic_fetch_sub(&im->reap->refs, 1);
-            free(r); /* no thread: the handle is leaked rather than risk blocking the loop */
-        }
-        pthread_attr_destroy(&attr);
-    }
-    im->drk = NULL;
-    im->dq = NULL;
-    im->describe_id = 0;
-}
-
-static kr_kafka_result_t *describe_result(rd_kafka_event_t *ev)
-{
-    kr_kafka_result_t *r = kr_kafka_result_new(KR_KAFKA_DESCRIBE_GROUP);
-    const rd_kafka_DescribeConsumerGroups_result_t *res;
-    const rd_kafka_ConsumerGroupDescription_t **groups;
-    size_t n = 0;
-    if (!r)
-        return NULL;
-    kr_kafka_result_set_group(r, "unknown", -1);
-    if (rd_kafka_event_error(ev)) {
-        kr_kafka_result_fail(r, map_err(rd_kafka_event_error(ev)),
-                             "DescribeConsumerGroups failed: %s", rd_kafka_event_error_string(ev));
-        return r;
-    }
-    res = rd_kafka_event_DescribeConsumerGroups_result(ev);
-    groups = res ? rd_kafka_DescribeConsumerGroups_result_groups(res, &n) : NULL;
-    if (n < 1) {
-        kr_kafka_result_fail(r, KR_EIO, "DescribeConsumerGroups answered no group");
-        return r;
-    }
-    const rd_kafka_error_t *ge = rd_kafka_ConsumerGroupDescription_error(groups[0]);
-    if (ge) {
-        kr_kafka_result_fail(r, map_err(rd_kafka_error_code(ge)),
-                             "the broker could not describe group %s: %s",
-                             rd_kafka_ConsumerGroupDescription_group_id(groups[0]),
-                             rd_kafka_error_string(ge));
-        return r;
-    }
-    kr_kafka_result_set_group(
-        r, rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(groups[0])),
-        (int)rd_kafka_ConsumerGroupDescription_member_count(groups[0]));
-    return r;
-}
-
 /* ListConsumerGroupOffsets and AlterConsumerGroupOffsets answer the same shape. */
 static kr_kafka_result_t *group_offsets_result(rd_kafka_event_t *ev, kr_kafka_op_t op)
 {
@@ -843,14 +790,6 @@ static void handle_event(rk_impl_t *im, rd_kafka_event_t *ev)
     uint64_t id = (uint64_t)(uintptr_t)rd_kafka_event_opaque(ev);
     kr_kafka_result_t *r = NULL;
     switch (rd_kafka_event_type(ev)) {
-    case RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT:
-        r = describe_result(ev);
-        if (id == im->describe_id) {
-            im->describe_id = 0;
-            if (!r || r->result)
-                abandon_describe_handle(im, r && r->error ? r->error : "describe failed");
-        }
-        break;
     case RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT:
         r = group_offsets_result(ev, KR_KAFKA_COMMITTED);
         break;
@@ -879,8 +818,6 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
         ;
     for (;;) {
         rd_kafka_event_t *ev = rd_kafka_queue_poll(im->q, 0);
-        if (!ev && im->dq)
-            ev = rd_kafka_queue_poll(im->dq, 0);
         if (!ev)
             break;
         handle_event(im, ev);
@@ -929,27 +866,6 @@ static int rk_start(void *impl, kr_kafka_t *k, uint64_t id, kr_kafka_op_t op,
     rd_kafka_AdminOptions_t *o = NULL;
     im->k = k;
     switch (op) {
-    case KR_KAFKA_DESCRIBE_GROUP: {
-        const char *groups[1] = { req->group };
-        if (im->describe_id)
-            return kr_seterr(err, errlen, KR_EAGAIN,
-                             "a DescribeConsumerGroups request is already in flight");
-        if (!im->drk) {
-            if (atomic_load(&im->reap->stuck) >= MAX_STUCK)
-                return kr_seterr(err, errlen, KR_EUNSUPPORTED,
-                                 "DescribeConsumerGroups disabled: %d earlier attempts left "
-                                 "librdkafka client handles that never finish",
-                                 atomic_load(&im->reap->stuck));
-            if (!(im->drk = new_handle(im, &im->dq, err, errlen)))
-                return KR_EIO;
-        }
-        if (!(o = admin_options(im->drk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, id,
-                                req->timeout_ms)))
-            return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
-        rd_kafka_DescribeConsumerGroups(im->drk, groups, 1, o, im->dq);
-        im->describe_id = id;
-        break;
-    }
     case KR_KAFKA_COMMITTED:
     case KR_KAFKA_COMMIT: {
         rd_kafka_topic_partition_list_t *l = tp_list(req);
@@ -985,18 +901,23 @@ static int rk_start(void *impl, kr_kafka_t *k, uint64_t id, kr_kafka_op_t op,
         free(d);
         break;
     }
-    default: { /* LIST_TOPICS, WATERMARKS, OFFSETS_FOR_TIMES: the worker thread */
+    default: { /* DESCRIBE_GROUP, LIST_TOPICS, WATERMARKS, OFFSETS_FOR_TIMES: a worker */
         job_t *j = calloc(1, sizeof *j);
         if (!j)
             return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
         j->id = id;
         j->op = op;
         j->deadline_ms = kr_mono_ms() + req->timeout_ms;
-        if (req->n_partitions && !(j->tps = calloc(req->n_partitions, sizeof *j->tps))) {
+        if (op == KR_KAFKA_DESCRIBE_GROUP && !(j->group = strdup(req->group))) {
             free(j);
             return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
         }
-        for (size_t i = 0; op != KR_KAFKA_LIST_TOPICS && i < req->n_partitions; i++) {
+        if (req->n_partitions && !(j->tps = calloc(req->n_partitions, sizeof *j->tps))) {
+            job_free(j);
+            return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; (op == KR_KAFKA_WATERMARKS || op == KR_KAFKA_OFFSETS_FOR_TIMES) &&
+                           i < req->n_partitions; i++) {
             j->tps[i] = req->partitions[i];
             if (!(j->tps[i].topic = strdup(req->partitions[i].topic))) {
                 job_free(j);
@@ -1019,24 +940,18 @@ static int rk_start(void *impl, kr_kafka_t *k, uint64_t id, kr_kafka_op_t op,
     return KR_OK;
 }
 
-static void rk_expired(void *impl, uint64_t id, kr_kafka_op_t op)
-{
-    rk_impl_t *im = impl;
-    if (op == KR_KAFKA_DESCRIBE_GROUP && id == im->describe_id)
-        abandon_describe_handle(im, "no answer before the deadline");
-}
-
 static void rk_free(void *impl)
 {
     rk_impl_t *im = impl;
     if (!im)
         return;
-    if (im->worker_started) {
+    if (im->n_workers) {
         pthread_mutex_lock(&im->mu);
         im->stop = 1;
-        pthread_cond_signal(&im->cv);
+        pthread_cond_broadcast(&im->cv);
         pthread_mutex_unlock(&im->mu);
-        pthread_join(im->worker, NULL);
+        for (int i = 0; i < im->n_workers; i++)
+            pthread_join(im->workers[i], NULL);
     }
     while (im->todo) {
         job_t *j = im->todo;
@@ -1047,15 +962,6 @@ static void rk_free(void *impl)
         job_t *j = im->done;
         im->done = j->next;
         job_free(j);
-    }
-    if (im->drk) {
-        if (im->describe_id) {
-            abandon_describe_handle(im, "client freed while a describe was in flight");
-        } else {
-            rd_kafka_queue_io_event_enable(im->dq, -1, NULL, 0);
-            rd_kafka_queue_destroy(im->dq);
-            rd_kafka_destroy(im->drk);
-        }
     }
     if (im->rk) {
         rd_kafka_queue_io_event_enable(im->q, -1, NULL, 0);
@@ -1070,14 +976,12 @@ static void rk_free(void *impl)
         close(im->wake[1]);
     if (im->conf_template)
         rd_kafka_conf_destroy(im->conf_template);
-    if (im->reap)
-        reap_release(im->reap);
     pthread_mutex_destroy(&im->mu);
     pthread_cond_destroy(&im->cv);
     free(im);
 }
 
-static const kr_kafka_ops_t rk_ops = { "librdkafka", rk_start, rk_expired, rk_free };
+static const kr_kafka_ops_t rk_ops = { "librdkafka", rk_start, NULL, rk_free };
 
 kr_kafka_t *kr_kafka_new(struct event_base *base, const char *bootstrap,
                          const char *const *props, char *err, size_t errlen)
@@ -1094,10 +998,6 @@ kr_kafka_t *kr_kafka_new(struct event_base *base, const char *bootstrap,
     pthread_mutex_init(&im->mu, NULL);
     pthread_cond_init(&im->cv, NULL);
     im->base = base;
-    if (!(im->reap = calloc(1, sizeof *im->reap)))
-        goto nomem;
-    atomic_init(&im->reap->refs, 1);
-    atomic_init(&im->reap->stuck, 0);
     if (!bootstrap || !*bootstrap) {
         kr_seterr(err, errlen, KR_EINVAL, "no bootstrap servers given (host:port,...)");
         goto fail;
@@ -1132,11 +1032,13 @@ kr_kafka_t *kr_kafka_new(struct event_base *base, const char *bootstrap,
         goto nomem;
     if (!(im->rk = new_handle(im, &im->q, err, errlen)))
         goto fail;
-    if (pthread_create(&im->worker, NULL, worker_main, im) != 0) {
-        kr_seterr(err, errlen, KR_EIO, "could not start the Kafka worker thread");
-        goto fail;
+    for (int i = 0; i < N_WORKERS; i++) {
+        if (pthread_create(&im->workers[i], NULL, worker_main, im) != 0) {
+            kr_seterr(err, errlen, KR_EIO, "could not start the Kafka worker threads");
+            goto fail;
+        }
+        im->n_workers++;
     }
-    im->worker_started = 1;
     if (!(k = kr_kafka_new_with_ops(base, &rk_ops, im))) {
         kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
         return NULL;

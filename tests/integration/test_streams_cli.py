@@ -6,8 +6,9 @@ bootstrap string. Committed offsets are read back with mockkafka's own consumer
 
 What the 2.0.2 mock answers, and so what is tested here: metadata (topics), watermarks,
 ListConsumerGroupOffsets with explicit partitions, AlterConsumerGroupOffsets; its
-DescribeConsumerGroups fails with _UNSUPPORTED_FEATURE (tested: the CLI refuses to execute,
-fast, and the same client keeps answering the other requests).
+DescribeGroups (kr/kafka.h describes groups through rd_kafka_list_groups, see
+actions/kafka.c) fails with "not supported" (tested: the CLI refuses to execute, fast, and
+the same client keeps answering the other requests).
 What it cannot answer, and so is covered by the fake in tests/unit/test_streams.c instead:
 a group described with its state and members (refusal while members exist, execution once
 the group is empty), offsets for times (the mock always says -1; here only the fall back to
@@ -219,12 +220,23 @@ def test_bounded_failures():
     t.eq(res[0]["result"], "timed out", "DeleteTopics on the mock times out")
     t.ok(res[0]["ms"] < 1500 + krzk.tmout(2) * 1000, "within its deadline (%d ms)" % res[0]["ms"])
     t.eq(res[1]["result"], "ok", "and the client still answers afterwards")
-    # Four failed describes leave four stuck librdkafka handles; then describes fail at once.
-    res = kafkacall(m, *sum([["describe", "app", "--"] for _ in range(5)], []), "topics")
-    t.eq([r["result"] for r in res[:5]], ["unsupported"] * 5, "every describe fails")
-    t.ok("disabled" in res[4].get("error", ""), "the fifth says describes are disabled: " +
-         res[4].get("error", ""))
-    t.eq(res[5]["result"], "ok", "other requests still answer")
+    # A failed describe poisons nothing: describe again, then other requests, same client.
+    res = kafkacall(m, "describe", "app", "--", "describe", "app", "--", "topics", "--",
+                    "committed", "app", "orders:0")
+    t.eq([r["result"] for r in res], ["unsupported", "unsupported", "ok", "ok"],
+         "describe, describe again, topics, committed on one client")
+    t.ok(all(r["ms"] < krzk.tmout(2) * 1000 for r in res), "each answered at once: %s" %
+         [r["ms"] for r in res])
+    # Describes nobody answers end at their deadline, one after the other.
+    p = subprocess.run([CALL, "--timeout", "300", "127.0.0.1:1"] +
+                       sum([["describe", "app", "--"] for _ in range(3)], []) + ["topics"],
+                       capture_output=True, text=True, timeout=krzk.tmout(60))
+    res = [json.loads(x) for x in p.stdout.splitlines()]
+    t.eq([r["result"] for r in res[:3]], ["timed out"] * 3, "an unreachable cluster: time-outs")
+    t.ok(res[3]["result"] in ("timed out", "i/o error"),
+         "metadata fails too (%s: %s)" % (res[3]["result"], res[3].get("error")))
+    t.ok(all(250 <= r["ms"] < 300 + krzk.tmout(1) * 1000 for r in res),
+         "each at its 300 ms deadline: %s" % [r["ms"] for r in res])
     # An unreachable cluster: the CLI gives up within its per-request timeout.
     t0 = time.monotonic()
     p = subprocess.run([BIN, "streams-reset", "--bootstrap-servers", "127.0.0.1:1",
