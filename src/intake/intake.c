@@ -6,7 +6,9 @@
  * one libcurl fetch per certificate URL shared by every request that needs it, and is
  * verified again when the certificate arrives. A verified SubscriptionConfirmation is
  * confirmed by an async GET of its SubscribeURL. */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -258,7 +260,11 @@ static void cert_fetch_done_cb(const kr_http_response_t *resp, void *arg)
     int transient = 0, ok = 0;
 
     if (resp->status == 200) {
-        ok = kr_sns_certs_add_pem(in->certs, f->url, resp->body, resp->body_len, err, sizeof err) == 0;
+        int rc = kr_sns_certs_add_pem(in->certs, f->url, resp->body, resp->body_len, err, sizeof err);
+        /* KR_EIO: not written to the cert dir, but cached in memory and usable */
+        ok = rc == KR_OK || rc == KR_EIO;
+        if (rc == KR_EIO)
+            KR_WARN("sns", "msg=\"certificate cached in memory only\" error=\"%s\"", err);
     } else if (resp->status == 0 || resp->status == 429 || resp->status >= 500) {
         transient = 1;
         snprintf(err, sizeof err, "%s", resp->error ? resp->error : "server error");
@@ -428,6 +434,9 @@ kr_intake_t *kr_intake_new(kr_daemon_t *d, char *err, size_t errlen)
         return NULL;
     }
     in->d = d;
+    if (d->cfg->sns_cert_dir && mkdir(d->cfg->sns_cert_dir, 0750) != 0 && errno != EEXIST)
+        KR_WARN("sns", "msg=\"cannot create the certificate directory; certificates stay in memory\" dir=%s error=\"%s\"",
+                d->cfg->sns_cert_dir, strerror(errno));
     if (!(in->certs = kr_sns_certs_new(d->cfg->sns_cert_dir)) ||
         !(in->httpc = kr_httpc_new(d->base, err, errlen))) {
         if (!in->certs)

@@ -49,20 +49,21 @@ class Daemon:
         return list(self._log)
 
     @classmethod
-    def start(cls, config=None, directory=None, env=None, wait=True):
+    def start(cls, config=None, directory=None, env=None, wait=True, wrapper=None):
         directory = directory or tempfile.mkdtemp(prefix="kr-it-")
         cfg = {"listen": "127.0.0.1:0", "journal_dir": "journal", "log_level": "info"}
         cfg.update(config or {})
         path = os.path.join(directory, "kresponder.yaml")
         with open(path, "w") as f:
             f.write(to_yaml(cfg))
-        return cls.start_with(path, directory, env)
+        return cls.start_with(path, directory, env, wrapper)
 
     @classmethod
-    def start_with(cls, config_path, directory, env=None):
+    def start_with(cls, config_path, directory, env=None, wrapper=None):
+        """wrapper: a command prefix (e.g. an unshare/mount script) the binary runs under."""
         e = dict(os.environ)
         e.update(env or {})
-        proc = subprocess.Popen([BIN, "run", "-c", config_path], stdout=subprocess.PIPE,
+        proc = subprocess.Popen((wrapper or []) + [BIN, "run", "-c", config_path], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=e, cwd=directory)
         krzk.on_cleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
         line = proc.stdout.readline()
