@@ -2,6 +2,7 @@
  * 404/405/413 as JSON errors, and per-endpoint request metrics. */
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,19 @@ typedef struct {
 
 /* The route table lives with the server: one per process is all the daemon needs, but it
  * hangs off the daemon through this struct to keep to "no hidden globals". */
+typedef struct conn_slot {
+    struct evhttp_connection *evcon;
+    struct conn_slot *next;
+} conn_slot_t;
+
 typedef struct {
     route_t routes[MAX_ROUTES];
     int nroutes;
+    /* connections that have sent a request, for http.max_connections (libevent 2.1 has
+     * no connection cap of its own); each is forgotten by its close callback */
+    conn_slot_t *conns[256];
+    long nconns;
+    kr_daemon_t *d;
 } route_table_t;
 
 static route_table_t *table_of(kr_daemon_t *d) { return (route_table_t *)d->routes; }
@@ -171,6 +182,44 @@ static void allow_header(struct evhttp_request *req, int methods)
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 }
 
+static unsigned conn_hash(const void *p) { return (unsigned)(((uintptr_t)p >> 4) % 256); }
+
+static void conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+    route_table_t *t = arg;
+    for (conn_slot_t **pp = &t->conns[conn_hash(evcon)]; *pp; pp = &(*pp)->next)
+        if ((*pp)->evcon == evcon) {
+            conn_slot_t *s = *pp;
+            *pp = s->next;
+            free(s);
+            t->nconns--;
+            return;
+        }
+}
+
+/* Returns 1 if the request's connection is within the cap (registering it on its first
+ * request), 0 if it is one too many. */
+static int conn_admit(route_table_t *t, struct evhttp_request *req, long cap)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (!evcon)
+        return 1;
+    for (conn_slot_t *s = t->conns[conn_hash(evcon)]; s; s = s->next)
+        if (s->evcon == evcon)
+            return 1;
+    if (t->nconns >= cap)
+        return 0;
+    conn_slot_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return 0;
+    s->evcon = evcon;
+    s->next = t->conns[conn_hash(evcon)];
+    t->conns[conn_hash(evcon)] = s;
+    t->nconns++;
+    evhttp_connection_set_closecb(evcon, conn_closed_cb, t);
+    return 1;
+}
+
 static void dispatch_cb(struct evhttp_request *req, void *arg)
 {
     kr_daemon_t *d = arg;
@@ -185,6 +234,13 @@ static void dispatch_cb(struct evhttp_request *req, void *arg)
     if (d->stopping) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         kr_http_reply_error(d, req, "other", 503, "shutting down");
+        return;
+    }
+    if (t && !conn_admit(t, req, (long)d->cfg->http_max_connections)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+        kr_http_reply_error(d, req, "other", 503, "too many connections (http.max_connections = %lld)",
+                            (long long)d->cfg->http_max_connections);
         return;
     }
     for (int i = 0; t && i < t->nroutes; i++) {
@@ -269,9 +325,16 @@ int kr_http_start(kr_daemon_t *d, char *err, size_t errlen)
 
 void kr_http_stop(kr_daemon_t *d)
 {
+    route_table_t *t = table_of(d);
     if (d->http)
-        evhttp_free(d->http);
+        evhttp_free(d->http); /* runs the close callbacks of the open connections */
     d->http = NULL;
+    for (int i = 0; t && i < 256; i++)
+        while (t->conns[i]) {
+            conn_slot_t *s = t->conns[i];
+            t->conns[i] = s->next;
+            free(s);
+        }
     free(d->routes);
     d->routes = NULL;
 }

@@ -96,6 +96,50 @@ def journal_dump():
 
 
 @t.case
+def connection_cap_and_slow_clients():
+    import http.client
+    import socket
+    import time
+    d = krlib.Daemon.start({"http": {"max_connections": 2, "timeout": "1s"}})
+    host, port = d.addr.rsplit(":", 1)
+    c1 = http.client.HTTPConnection(host, int(port), timeout=5)
+    c2 = http.client.HTTPConnection(host, int(port), timeout=5)
+    for c in (c1, c2):
+        c.request("GET", "/healthz")
+        t.eq(c.getresponse().read(), b'{"status":"ok"}\n', "keep-alive connection served")
+    c3 = http.client.HTTPConnection(host, int(port), timeout=5)
+    c3.request("GET", "/healthz")
+    r = c3.getresponse()
+    t.eq(r.status, 503, "a third connection over http.max_connections=2 gets 503")
+    t.eq(json.loads(r.read()), {"error": "too many connections (http.max_connections = 2)"}, "as JSON")
+    c3.close()
+    c1.close()
+    time.sleep(0.2)
+    c4 = http.client.HTTPConnection(host, int(port), timeout=5)
+    c4.request("GET", "/healthz")
+    t.eq(c4.getresponse().status, 200, "a slot freed by a closed connection is reused")
+    c4.close()
+    c2.close()
+    # a slow client (headers never finished) does not stall others and is cut off
+    slow = socket.create_connection((host, int(port)))
+    slow.sendall(b"POST /hooks/alertmanager HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    code, _, _ = d.request("GET", "/healthz")
+    t.eq(code, 200, "others are served while a client dawdles")
+    t.ok(time.monotonic() - t0 < 0.5, "promptly")
+    slow.settimeout(krzk.tmout(5))
+    t0 = time.monotonic()
+    try:
+        data = slow.recv(100)
+    except socket.timeout:
+        data = None
+    t.ok(data is not None and time.monotonic() - t0 < krzk.tmout(4), "the slow client is cut off by http.timeout (1s)")
+    slow.close()
+    d.stop()
+
+
+@t.case
 def busy_port_is_a_clear_error():
     d = krlib.Daemon.start()
     try:
