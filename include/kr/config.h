@@ -18,6 +18,7 @@ typedef struct kr_config {
     char *listen;                /* "127.0.0.1:8080" */
     char *journal_dir;
     int64_t journal_segment_size;
+    int64_t journal_compact_after;   /* segments */
     char *rules_dir;             /* may be NULL: no rules */
     char *log_level;
     int dry_run;                 /* global dry run: no Kafka-changing action writes */

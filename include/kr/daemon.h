@@ -16,6 +16,9 @@
 typedef struct kr_intake kr_intake_t;
 typedef struct kr_respond kr_respond_t;
 
+/* A module's part of a journal snapshot (compaction): adds records its replay restores. */
+typedef int (*kr_snapshot_fn)(kr_journal_snapshot_t *snap, void *arg);
+
 typedef struct kr_daemon {
     kr_config_t *cfg;
     struct event_base *base;
@@ -27,10 +30,13 @@ typedef struct kr_daemon {
     kr_intake_t *intake;         /* webhook intake context (intake.c) */
     kr_respond_t *respond;       /* rules, incidents, action runs (respond.c) */
 
+    json_t *unprocessed;         /* during replay: events after the last "processed" record */
     json_t **recent;             /* ring of the last cfg->events_keep events (owned refs) */
     size_t recent_cap, recent_head, recent_count;
 
-    struct event *sig_term, *sig_int, *sig_hup, *stop_timer;
+    struct event *sig_term, *sig_int, *sig_hup, *stop_timer, *compact_timer;
+    struct { kr_snapshot_fn fn; void *arg; } snapshots[8];
+    int nsnapshots;
     int stopping;
     int64_t started_ms;
     char bound[64];              /* "127.0.0.1:PORT" actually bound */
@@ -47,5 +53,10 @@ typedef void (*kr_accept_done_cb)(kr_daemon_t *d, int rc, const json_t *ids, siz
  * or KR_EIO at once (done not called) when the journal cannot accept records.
  * Loop thread. */
 int kr_daemon_accept(kr_daemon_t *d, const json_t *events, kr_accept_done_cb done, void *arg);
+
+/* Registers a module's snapshot writer for journal compaction (at most 8). */
+int kr_daemon_add_snapshot(kr_daemon_t *d, kr_snapshot_fn fn, void *arg);
+/* Compacts the journal now if it is idle. Returns 0, KR_EAGAIN (busy) or an error. */
+int kr_daemon_compact(kr_daemon_t *d, char *err, size_t errlen);
 
 #endif

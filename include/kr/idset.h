@@ -15,5 +15,7 @@ int kr_idset_contains(const kr_idset_t *s, const char *id);
 /* Forgets an id (e.g. an event whose journal write failed). */
 void kr_idset_remove(kr_idset_t *s, const char *id);
 size_t kr_idset_size(const kr_idset_t *s);
+/* Calls fn for every id, oldest first; stops at fn's first non-zero result (returned). */
+int kr_idset_foreach(const kr_idset_t *s, int (*fn)(const char *id, void *arg), void *arg);
 
 #endif

@@ -84,6 +84,10 @@ int kr_incidents_cancel(kr_incidents_t *set, const char *id, int64_t now_ms);
 /* Restores state from one journal record (as given to the journal callback); no effects.
  * Unknown records are ignored (0); malformed ones give KR_EINVAL. */
 int kr_incidents_replay(kr_incidents_t *set, const json_t *record);
+/* Writes the whole live state (each kept incident as an incident.snapshot record, then
+ * incident.cooldowns with the id sequence) through emit, for journal compaction; replaying
+ * those records alone restores the same state. Stops at emit's first error. */
+int kr_incidents_snapshot(const kr_incidents_t *set, int (*emit)(json_t *record, void *arg), void *arg);
 /* After replay (and kr_incidents_set_ruleset): dispatches the actions of firing incidents
  * that have no incident.action record, runs overdue timers, schedules the next one. */
 int kr_incidents_resume(kr_incidents_t *set, int64_t now_ms);

@@ -43,6 +43,20 @@ const char *kr_journal_error(const kr_journal_t *j);
 uint64_t kr_journal_fsyncs(const kr_journal_t *j);
 uint64_t kr_journal_records(const kr_journal_t *j);
 
+/* Compaction: writes a snapshot of the live state as a new segment (to a temp file,
+ * fsync'd, renamed in), then removes every older segment. `fill` adds the snapshot's
+ * records with kr_journal_snapshot_add (each module writes records its replay restores
+ * from alone). Replay starts at the newest segment that begins with a snapshot. Runs on
+ * the loop thread and waits for one fsync: call it when idle. Returns 0, KR_EAGAIN when
+ * records are still waiting for their fsync (try later), or KR_EIO. */
+typedef struct kr_journal_snapshot kr_journal_snapshot_t;
+int kr_journal_compact(kr_journal_t *j, int (*fill)(kr_journal_snapshot_t *snap, void *arg), void *arg,
+                       char *err, size_t errlen);
+/* Adds one record (borrowed; seq and t are set) to the snapshot being written. */
+int kr_journal_snapshot_add(kr_journal_snapshot_t *snap, json_t *record);
+/* How many segment files the directory holds. */
+unsigned kr_journal_segment_count(const kr_journal_t *j);
+
 /* Reads every record of a journal directory in order, calling cb with each record (a
  * borrowed object). A torn or corrupt last line (a crash in the middle of a write) is
  * reported through `torn` and ignored; corruption before the end is an error. Returns 0,

@@ -49,6 +49,9 @@ kr_run_t *kr_runs_start(kr_runs_t *runs, const char *incident_id, size_t index, 
 int kr_runs_cancel_incident(kr_runs_t *runs, const char *incident_id);
 /* Restores from a journal record (run.start/run.state/run.progress); no effects. */
 int kr_runs_replay(kr_runs_t *runs, const json_t *record);
+/* Writes every run as one run.snapshot record through emit (journal compaction);
+ * kr_runs_replay restores it. */
+int kr_runs_snapshot(const kr_runs_t *runs, int (*emit)(json_t *record, void *arg), void *arg);
 /* After replay: runs left queued/running are resumed through their kind's resume hook, or
  * failed as interrupted. Never starts a run twice. */
 void kr_runs_resume(kr_runs_t *runs);

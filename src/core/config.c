@@ -45,6 +45,8 @@ static const cfg_key_t keys[] = {
       "Directory of the journal: every accepted event and every state change, fsync'd before the 202 reply." },
     { "journal.segment_size", CFG_SIZE, OFF(journal_segment_size), "64MiB", 65536, (int64_t)1 << 40,
       "A journal segment is closed and a new one started past this size." },
+    { "journal.compact_after", CFG_INT, OFF(journal_compact_after), "4", 2, 10000,
+      "When the journal has more segments than this, its live state is written as a snapshot and older segments are removed." },
     { "rules_dir", CFG_PATH, OFF(rules_dir), NULL, 0, 0,
       "Directory (or file) of rule files (*.yaml, *.yml, *.json). Unset: events are journaled but match nothing." },
     { "log_level", CFG_LEVEL, OFF(log_level), "info", 0, 0, "debug, info, warn or error." },

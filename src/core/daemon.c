@@ -28,6 +28,7 @@
 typedef struct {
     kr_daemon_t *d;
     json_t *events;      /* new events, in order (owned) */
+    uint64_t last_seq;   /* journal seq of the last event record written */
     json_t *ids;         /* every id of the request (owned) */
     size_t duplicates;
     size_t pending;      /* journal callbacks still to come */
@@ -62,6 +63,16 @@ static void event_durable(kr_daemon_t *d, json_t *ev)
     kr_respond_event(d->respond, ev);
 }
 
+/* Records that every event up to `seq` went through the rules. An event acknowledged but
+ * not yet processed when the process died is fed to the rules again after replay. */
+static void mark_processed(kr_daemon_t *d, uint64_t seq)
+{
+    json_t *rec = json_pack("{s:s,s:I}", "kind", "processed", "upto", (json_int_t)seq);
+    if (rec)
+        kr_journal_append(d->journal, rec, NULL, NULL, NULL);
+    json_decref(rec);
+}
+
 static void accept_finish(accept_t *a)
 {
     kr_daemon_t *d = a->d;
@@ -75,6 +86,8 @@ static void accept_finish(accept_t *a)
         else
             kr_idset_remove(d->seen, json_string_value(json_object_get(ev, "id")));
     }
+    if (a->rc_sync == KR_OK && json_array_size(a->events))
+        mark_processed(d, a->last_seq);
     if (a->done)
         a->done(d, a->rc_write ? a->rc_write : a->rc_sync, a->ids, a->duplicates, a->arg);
     json_decref(a->events);
@@ -126,7 +139,7 @@ int kr_daemon_accept(kr_daemon_t *d, const json_t *events, kr_accept_done_cb don
     a->pending = 1; /* held until every append below is queued */
     json_array_foreach(fresh, i, ev) {
         json_t *rec = json_pack("{s:s,s:O}", "kind", "event", "event", ev);
-        int rc = rec ? kr_journal_append(d->journal, rec, journal_done_cb, a, NULL) : KR_ENOMEM;
+        int rc = rec ? kr_journal_append(d->journal, rec, journal_done_cb, a, &a->last_seq) : KR_ENOMEM;
         json_decref(rec);
         if (rc != KR_OK) {
             /* The sender gets an error and retries; what was written stays and is
@@ -155,14 +168,111 @@ static int replay_cb(json_t *rec, void *arg)
     if (kind && strcmp(kind, "event") == 0) {
         json_t *ev = json_object_get(rec, "event");
         const char *id = json_string_value(json_object_get(ev, "id"));
-        if (id && kr_idset_add(d->seen, id) == 1)
+        if (id && kr_idset_add(d->seen, id) == 1) {
             remember(d, ev);
+            json_array_append(d->unprocessed, ev);
+        }
+        return 0;
+    }
+    if (kind && strcmp(kind, "seen") == 0) {
+        size_t i;
+        json_t *id;
+        json_array_foreach(json_object_get(rec, "ids"), i, id)
+            if (json_is_string(id))
+                kr_idset_add(d->seen, json_string_value(id));
+        return 0;
+    }
+    if (kind && strncmp(kind, "snapshot.", 9) == 0)
+        return 0;
+    if (kind && strcmp(kind, "processed") == 0) {
+        /* events are processed in journal order: everything so far went through the rules */
+        json_array_clear(d->unprocessed);
         return 0;
     }
     if (kr_respond_replay(d->respond, rec) != KR_OK)
         KR_WARN("daemon", "msg=\"ignoring a malformed journal record\" seq=%lld",
                 (long long)json_integer_value(json_object_get(rec, "seq")));
     return 0;
+}
+
+/* ---- compaction ---- */
+
+int kr_daemon_add_snapshot(kr_daemon_t *d, kr_snapshot_fn fn, void *arg)
+{
+    if (d->nsnapshots == (int)(sizeof d->snapshots / sizeof d->snapshots[0]))
+        return KR_ENOMEM;
+    d->snapshots[d->nsnapshots].fn = fn;
+    d->snapshots[d->nsnapshots].arg = arg;
+    d->nsnapshots++;
+    return KR_OK;
+}
+
+typedef struct {
+    kr_journal_snapshot_t *snap;
+    json_t *ids;
+} seen_chunk_t;
+
+static int flush_seen(seen_chunk_t *c)
+{
+    if (!json_array_size(c->ids))
+        return KR_OK;
+    json_t *rec = json_pack("{s:s,s:O}", "kind", "seen", "ids", c->ids);
+    int rc = rec ? kr_journal_snapshot_add(c->snap, rec) : KR_ENOMEM;
+    json_decref(rec);
+    json_array_clear(c->ids);
+    return rc;
+}
+
+static int seen_cb(const char *id, void *arg)
+{
+    seen_chunk_t *c = arg;
+    json_array_append_new(c->ids, json_string(id));
+    return json_array_size(c->ids) >= 1000 ? flush_seen(c) : KR_OK;
+}
+
+/* The daemon's own state: recent events (then "processed": they went through the rules),
+ * every id remembered for dedupe; then each module's. */
+static int snapshot_fill(kr_journal_snapshot_t *snap, void *arg)
+{
+    kr_daemon_t *d = arg;
+    int rc = KR_OK;
+    for (size_t i = d->recent_count; i-- > 0 && rc == KR_OK;) {
+        json_t *ev = d->recent[(d->recent_head + d->recent_cap - 1 - i) % d->recent_cap];
+        json_t *rec = json_pack("{s:s,s:O}", "kind", "event", "event", ev);
+        rc = rec ? kr_journal_snapshot_add(snap, rec) : KR_ENOMEM;
+        json_decref(rec);
+    }
+    json_t *done = json_pack("{s:s}", "kind", "processed");
+    if (rc == KR_OK)
+        rc = done ? kr_journal_snapshot_add(snap, done) : KR_ENOMEM;
+    json_decref(done);
+    seen_chunk_t c = { snap, json_array() };
+    if (rc == KR_OK)
+        rc = c.ids ? kr_idset_foreach(d->seen, seen_cb, &c) : KR_ENOMEM;
+    if (rc == KR_OK)
+        rc = flush_seen(&c);
+    json_decref(c.ids);
+    for (int i = 0; i < d->nsnapshots && rc == KR_OK; i++)
+        rc = d->snapshots[i].fn(snap, d->snapshots[i].arg);
+    return rc;
+}
+
+int kr_daemon_compact(kr_daemon_t *d, char *err, size_t errlen)
+{
+    int rc = kr_journal_compact(d->journal, snapshot_fill, d, err, errlen);
+    if (rc != KR_OK && rc != KR_EAGAIN)
+        KR_ERROR("journal", "msg=\"compaction failed\" error=\"%s\"", err);
+    return rc;
+}
+
+static void compact_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    kr_daemon_t *d = arg;
+    char err[512];
+    (void)fd;
+    (void)what;
+    if (kr_journal_segment_count(d->journal) > (unsigned)d->cfg->journal_compact_after)
+        kr_daemon_compact(d, err, sizeof err);
 }
 
 /* ---- lifecycle ---- */
@@ -213,12 +323,14 @@ static void daemon_free(kr_daemon_t *d)
             json_decref(d->recent[i]);
         free(d->recent);
     }
+    json_decref(d->unprocessed);
     kr_idset_free(d->seen);
     kr_metrics_free(d->metrics);
     if (d->sig_term) event_free(d->sig_term);
     if (d->sig_int) event_free(d->sig_int);
     if (d->sig_hup) event_free(d->sig_hup);
     if (d->stop_timer) event_free(d->stop_timer);
+    if (d->compact_timer) event_free(d->compact_timer);
     if (d->base) event_base_free(d->base);
     kr_config_free(d->cfg);
     free(d);
@@ -237,6 +349,8 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
         !(d->recent = calloc((size_t)d->cfg->events_keep, sizeof *d->recent)))
         return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
     d->recent_cap = (size_t)d->cfg->events_keep;
+    if (!(d->unprocessed = json_array()))
+        return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
     /* Open first (it cuts a torn tail), then replay into the modules, then resume: nothing
      * is appended until replay is over. */
     if (!(d->journal = kr_journal_open(d->base, d->cfg->journal_dir, err, errlen)))
@@ -251,10 +365,29 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
     KR_INFO("daemon", "msg=\"journal replayed\" last_seq=%llu events_known=%zu", (unsigned long long)last,
             kr_idset_size(d->seen));
     kr_respond_resume(d->respond);
+    if (json_array_size(d->unprocessed)) {
+        /* acknowledged, journaled, but the process died before the rules saw them */
+        size_t i;
+        json_t *ev;
+        KR_WARN("daemon", "msg=\"feeding events the rules had not seen before the restart\" count=%zu",
+                json_array_size(d->unprocessed));
+        json_array_foreach(d->unprocessed, i, ev)
+            kr_respond_event(d->respond, ev);
+        mark_processed(d, last);
+    }
+    json_decref(d->unprocessed);
+    d->unprocessed = NULL;
     if (!(d->intake = kr_intake_new(d, err, errlen)))
         return KR_EINVAL;
     if ((rc = kr_http_start(d, err, errlen)) != 0)
         return rc;
+    /* compaction is checked every second (and once now): a counter compare when there is
+     * nothing to do; under load it waits for a moment when every record is durable */
+    struct timeval every = { 1, 0 };
+    if (!(d->compact_timer = event_new(d->base, -1, EV_PERSIST, compact_timer_cb, d)) ||
+        event_add(d->compact_timer, &every) != 0)
+        return kr_seterr(err, errlen, KR_ENOMEM, "cannot start the compaction timer");
+    compact_timer_cb(-1, 0, d);
     d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
     d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
     d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);

@@ -39,6 +39,7 @@ struct kr_journal {
     int fd;                      /* current segment (mu: the fsync thread reads it) */
     int old_fd;                  /* previous segment, still to fsync and close (mu) */
     unsigned segno;
+    unsigned first_segno;        /* oldest segment on disk */
     int64_t seg_bytes, seg_limit;
     uint64_t next_seq;
     uint64_t records;
@@ -251,6 +252,7 @@ kr_journal_t *kr_journal_open(struct event_base *base, const char *dir, char *er
     j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     j->old_fd = -1;
     j->segno = segno;
+    j->first_segno = n ? segs[0] : segno;
     j->seg_limit = 64 << 20;
     struct stat st;
     if (j->fd >= 0 && fstat(j->fd, &st) == 0)
@@ -494,6 +496,18 @@ static int replay_file(const char *path, int is_last, int (*cb)(json_t *, void *
     return rc;
 }
 
+/* 1 if the segment's first record is a snapshot.begin (written whole, then renamed in). */
+static int segment_is_snapshot(const char *path)
+{
+    char buf[160];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int ok = fgets(buf, sizeof buf, f) != NULL && strstr(buf, "\"kind\":\"snapshot.begin\"") != NULL;
+    fclose(f);
+    return ok;
+}
+
 static int replay_dir(const char *dir, int (*cb)(json_t *record, void *arg), void *arg,
                       uint64_t *last_seq, int *torn, off_t *torn_at, char *err, size_t errlen)
 {
@@ -507,7 +521,16 @@ static int replay_dir(const char *dir, int (*cb)(json_t *record, void *arg), voi
         *torn = 0;
     if (n < 0)
         return kr_seterr(err, errlen, KR_EIO, "journal: cannot list %s: %s", dir, strerror(errno));
-    for (int i = 0; i < n && rc == KR_OK; i++) {
+    /* A segment that starts with a snapshot holds the whole state: start there. */
+    int first = 0;
+    for (int i = n - 1; i > 0; i--) {
+        segment_path(dir, segs[i], path, sizeof path);
+        if (segment_is_snapshot(path)) {
+            first = i;
+            break;
+        }
+    }
+    for (int i = first; i < n && rc == KR_OK; i++) {
         segment_path(dir, segs[i], path, sizeof path);
         rc = replay_file(path, i == n - 1, cb, arg, last_seq, torn, torn_at, err, errlen);
     }
@@ -520,6 +543,119 @@ int kr_journal_replay(const char *dir, int (*cb)(json_t *record, void *arg), voi
 {
     return replay_dir(dir, cb, arg, last_seq, torn, NULL, err, errlen);
 }
+
+/* ---- compaction ---- */
+
+struct kr_journal_snapshot {
+    kr_journal_t *j;
+    FILE *f;
+    int64_t bytes;
+    int failed;
+};
+
+int kr_journal_snapshot_add(kr_journal_snapshot_t *snap, json_t *record)
+{
+    kr_journal_t *j = snap->j;
+    if (snap->failed)
+        return KR_EIO;
+    json_object_set_new(record, "seq", json_integer((json_int_t)j->next_seq));
+    json_object_set_new(record, "t", json_integer(kr_now_ms()));
+    char *body = json_dumps(record, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (!body)
+        return KR_ENOMEM;
+    size_t blen = strlen(body);
+    int ok = fprintf(snap->f, "%08x ", kr_crc32c(body, blen)) == 9 && fwrite(body, 1, blen, snap->f) == blen &&
+             fputc('\n', snap->f) != EOF;
+    free(body);
+    if (!ok) {
+        snap->failed = 1;
+        return KR_EIO;
+    }
+    snap->bytes += (int64_t)blen + 10;
+    j->next_seq++;
+    j->records++;
+    return KR_OK;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int kr_journal_compact(kr_journal_t *j, int (*fill)(kr_journal_snapshot_t *snap, void *arg), void *arg,
+                       char *err, size_t errlen)
+{
+    char tmp[4096], path[4096];
+    kr_journal_snapshot_t snap = { j, NULL, 0, 0 };
+    uint64_t first_seq = j->next_seq;
+    unsigned *segs = NULL;
+    int n, rc;
+
+    /* Only when everything written is durable: the old segments are about to go, and a
+     * record still waiting for its fsync in them would be lost. */
+    pthread_mutex_lock(&j->mu);
+    int idle = j->written == j->durable && j->failed_upto == j->written && j->old_fd < 0 && !j->head;
+    pthread_mutex_unlock(&j->mu);
+    if (!idle)
+        return kr_seterr(err, errlen, KR_EAGAIN, "journal busy; compaction postponed");
+    snprintf(tmp, sizeof tmp, "%s/snapshot.tmp", j->dir);
+    segment_path(j->dir, j->segno + 1, path, sizeof path);
+    if (!(snap.f = fopen(tmp, "we")))
+        return kr_seterr(err, errlen, KR_EIO, "journal: cannot create %.200s: %s", tmp, strerror(errno));
+    json_t *begin = json_pack("{s:s}", "kind", "snapshot.begin");
+    rc = begin ? kr_journal_snapshot_add(&snap, begin) : KR_ENOMEM;
+    json_decref(begin);
+    if (rc == KR_OK)
+        rc = fill(&snap, arg);
+    json_t *end = json_pack("{s:s}", "kind", "snapshot.end");
+    if (rc == KR_OK)
+        rc = end ? kr_journal_snapshot_add(&snap, end) : KR_ENOMEM;
+    json_decref(end);
+    if (rc == KR_OK && (fflush(snap.f) != 0 || fdatasync(fileno(snap.f)) != 0))
+        rc = KR_EIO;
+    fclose(snap.f);
+    if (rc == KR_OK && rename(tmp, path) != 0)
+        rc = KR_EIO;
+    if (rc != KR_OK) {
+        unlink(tmp);
+        j->next_seq = first_seq; /* nothing of the snapshot is in the journal */
+        return kr_seterr(err, errlen, rc, "journal: snapshot failed: %s", strerror(errno));
+    }
+    fsync_dir(j->dir);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return kr_seterr(err, errlen, KR_EIO, "journal: cannot reopen %.200s: %s", path, strerror(errno));
+    pthread_mutex_lock(&j->mu);
+    int old = j->fd;
+    j->fd = fd;
+    j->written = j->durable = j->failed_upto = j->next_seq - 1;
+    pthread_mutex_unlock(&j->mu);
+    close(old);
+    unsigned prev = j->segno;
+    j->segno++;
+    j->first_segno = j->segno;
+    j->seg_bytes = snap.bytes;
+    /* the snapshot segment is durable and replay starts there: drop the older ones */
+    if ((n = list_segments(j->dir, &segs)) > 0) {
+        for (int i = 0; i < n; i++)
+            if (segs[i] <= prev) {
+                segment_path(j->dir, segs[i], tmp, sizeof tmp);
+                unlink(tmp);
+            }
+        fsync_dir(j->dir);
+    }
+    free(segs);
+    KR_INFO("journal", "msg=\"compacted\" segment=%s records=%llu bytes=%lld", path,
+            (unsigned long long)(j->next_seq - first_seq), (long long)snap.bytes);
+    return KR_OK;
+}
+
+unsigned kr_journal_segment_count(const kr_journal_t *j) { return j->segno - j->first_segno + 1; }
 
 /* ---- kresponder journal dump DIR ---- */
 

@@ -316,6 +316,26 @@ static void resume_cb(kr_daemon_t *d, struct evhttp_request *req, const char *re
     kr_http_reply_json(d, req, "/v1/resume", 200, body);
 }
 
+/* ---- journal compaction ---- */
+
+static int snapshot_emit(json_t *record, void *arg)
+{
+    return kr_journal_snapshot_add(arg, record);
+}
+
+static int respond_snapshot(kr_journal_snapshot_t *snap, void *arg)
+{
+    kr_respond_t *r = arg;
+    json_t *pause = json_pack("{s:s,s:b,s:s}", "kind", "pause", "paused", r->paused, "by", "snapshot");
+    int rc = pause ? kr_journal_snapshot_add(snap, pause) : KR_ENOMEM;
+    json_decref(pause);
+    if (rc == KR_OK)
+        rc = kr_incidents_snapshot(r->incidents, snapshot_emit, snap);
+    if (rc == KR_OK)
+        rc = kr_runs_snapshot(r->runs, snapshot_emit, snap);
+    return rc;
+}
+
 /* ---- lifecycle ---- */
 
 kr_respond_t *kr_respond_new(kr_daemon_t *d, char *err, size_t errlen)
@@ -348,6 +368,10 @@ kr_respond_t *kr_respond_new(kr_daemon_t *d, char *err, size_t errlen)
     KR_INFO("rules", "msg=\"rules loaded\" dir=%s rules=%zu files=%zu",
             d->cfg->rules_dir ? d->cfg->rules_dir : "(none)", r->rules ? kr_ruleset_count(r->rules) : 0,
             r->rules ? kr_ruleset_nfiles(r->rules) : 0);
+    if (kr_daemon_add_snapshot(d, respond_snapshot, r) != KR_OK) {
+        kr_seterr(err, errlen, KR_ENOMEM, "cannot register the snapshot writer");
+        goto fail;
+    }
     r->replaying = 1;
     return r;
 fail:

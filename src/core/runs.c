@@ -264,6 +264,30 @@ int kr_runs_replay(kr_runs_t *s, const json_t *rec)
         return KR_OK;
     if (!id)
         return KR_EINVAL;
+    if (strcmp(kind, "run.snapshot") == 0) {
+        const char *inc = json_string_value(json_object_get(rec, "incident"));
+        const char *action = json_string_value(json_object_get(rec, "action"));
+        int st = state_from_name(json_string_value(json_object_get(rec, "state")));
+        if (!inc || !action || st < 0 || kr_runs_find(s, id))
+            return KR_EINVAL;
+        r = run_add(s, inc, (size_t)json_integer_value(json_object_get(rec, "index")), action,
+                    json_object_get(rec, "params"), json_object_get(rec, "event"),
+                    json_is_true(json_object_get(rec, "dry_run")));
+        if (!r)
+            return KR_ENOMEM;
+        r->state = (kr_run_state_t)st;
+        r->started_ms = json_integer_value(json_object_get(rec, "started"));
+        r->ended_ms = json_integer_value(json_object_get(rec, "ended"));
+        set_message(r, json_string_value(json_object_get(rec, "message")));
+        json_t *p = json_object_get(rec, "progress"), *d = json_object_get(rec, "detail");
+        if (json_is_array(p)) {
+            json_decref(r->progress);
+            r->progress = json_deep_copy(p);
+        }
+        if (d && !json_is_null(d))
+            r->detail = json_deep_copy(d);
+        return KR_OK;
+    }
     if (strcmp(kind, "run.start") == 0) {
         const char *inc = json_string_value(json_object_get(rec, "incident"));
         const char *action = json_string_value(json_object_get(rec, "action"));
@@ -300,6 +324,27 @@ int kr_runs_replay(kr_runs_t *s, const json_t *rec)
             r->detail = json_incref(detail);
         }
         set_message(r, json_string_value(json_object_get(rec, "message")));
+    }
+    return KR_OK;
+}
+
+int kr_runs_snapshot(const kr_runs_t *s, int (*emit)(json_t *record, void *arg), void *arg)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const kr_run_t *r = s->runs[i];
+        json_t *rec = json_pack("{s:s,s:s,s:s,s:I,s:s,s:O,s:O,s:b,s:s,s:I,s:I,s:s,s:O,s:O?}", "kind",
+                                "run.snapshot", "run", r->id, "incident", r->incident_id, "index",
+                                (json_int_t)r->index, "action", r->kind, "params", r->params, "event",
+                                r->event, "dry_run", r->dry_run, "state", state_names[r->state],
+                                "started", (json_int_t)r->started_ms, "ended", (json_int_t)r->ended_ms,
+                                "message", r->message ? r->message : "", "progress", r->progress,
+                                "detail", r->detail);
+        if (!rec)
+            return KR_ENOMEM;
+        int rc = emit(rec, arg);
+        json_decref(rec);
+        if (rc != KR_OK)
+            return rc;
     }
     return KR_OK;
 }

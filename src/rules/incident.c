@@ -532,6 +532,8 @@ int64_t kr_incidents_next_timer(const kr_incidents_t *set)
 
 /* ---------- replay ---------- */
 
+static int replay_snapshot(kr_incidents_t *set, const char *type, const json_t *rec);
+
 int kr_incidents_replay(kr_incidents_t *set, const json_t *rec)
 {
     const char *type = json_string_value(json_object_get(rec, "record"));
@@ -539,6 +541,8 @@ int kr_incidents_replay(kr_incidents_t *set, const json_t *rec)
     const json_t *at = json_object_get(rec, "at");
     if (!type || strncmp(type, "incident.", 9) != 0)
         return KR_OK;
+    if (strcmp(type, "incident.snapshot") == 0 || strcmp(type, "incident.cooldowns") == 0)
+        return replay_snapshot(set, type, rec);
     if (!id || !json_is_integer(at))
         return KR_EINVAL;
     int64_t at_ms = json_integer_value(at);
@@ -623,6 +627,95 @@ int kr_incidents_resume(kr_incidents_t *set, int64_t now_ms)
     set->scheduled = -2; /* always tell the daemon after a restart */
     reschedule(set);
     return set->rc;
+}
+
+/* ---------- snapshot (journal compaction) ---------- */
+
+static json_t *ms_or_null(int64_t ms) { return ms >= 0 ? json_integer(ms) : json_null(); }
+
+int kr_incidents_snapshot(const kr_incidents_t *set, int (*emit)(json_t *record, void *arg), void *arg)
+{
+    int rc = KR_OK;
+    for (size_t i = 0; i < set->n && rc == KR_OK; i++) {
+        const kr_incident_t *inc = set->v[i];
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s?, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:O, s:O}",
+                                "record", "incident.snapshot", "incident", inc->id, "key", inc->key, "rule",
+                                inc->rule, "state", state_names[inc->state], "group", inc->group,
+                                "first_event", inc->first_event ? inc->first_event : json_null(),
+                                "last_event", inc->last_event_id, "events", (json_int_t)inc->events,
+                                "started", (json_int_t)inc->started_ms, "updated", (json_int_t)inc->updated_ms,
+                                "deadline", ms_or_null(inc->deadline_ms), "fired", ms_or_null(inc->fired_ms),
+                                "closed", ms_or_null(inc->closed_ms), "for_ms", (json_int_t)inc->for_ms,
+                                "actions", inc->actions, "history", inc->history);
+        if (!rec)
+            return KR_ENOMEM;
+        json_object_set_new(rec, "at", json_integer(inc->updated_ms));
+        rc = emit(rec, arg);
+        json_decref(rec);
+    }
+    if (rc != KR_OK)
+        return rc;
+    json_t *cool = json_object();
+    for (size_t i = 0; cool && i < set->ncool; i++)
+        json_object_set_new(cool, set->cool[i].key, json_integer(set->cool[i].acted_ms));
+    json_t *rec = json_pack("{s:s, s:s, s:I, s:o, s:I}", "record", "incident.cooldowns", "incident", "-", "at",
+                            (json_int_t)0, "cooldowns", cool ? cool : json_object(), "seq", (json_int_t)set->seq);
+    if (!rec)
+        return KR_ENOMEM;
+    rc = emit(rec, arg);
+    json_decref(rec);
+    return rc;
+}
+
+static int64_t ms_of(const json_t *v) { return json_is_integer(v) ? json_integer_value(v) : -1; }
+
+/* Restores one incident (or the cooldown table) written by kr_incidents_snapshot. */
+static int replay_snapshot(kr_incidents_t *set, const char *type, const json_t *rec)
+{
+    if (strcmp(type, "incident.cooldowns") == 0) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)json_object_get(rec, "cooldowns"), key, v)
+            cooldown_note(set, key, json_integer_value(v));
+        uint64_t seq = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
+        if (seq > set->seq)
+            set->seq = seq;
+        return KR_OK;
+    }
+    const char *id = json_string_value(json_object_get(rec, "incident"));
+    const char *key = json_string_value(json_object_get(rec, "key"));
+    const char *rule = json_string_value(json_object_get(rec, "rule"));
+    int state = state_from_name(json_string_value(json_object_get(rec, "state")));
+    if (!id || !key || !rule || state < 0 || find_id(set, id))
+        return KR_EINVAL;
+    kr_incident_t *inc = incident_add(set, id, key, rule);
+    if (!inc)
+        return KR_ENOMEM;
+    inc->state = (kr_incident_state_t)state;
+    inc->group = json_deep_copy(json_object_get(rec, "group"));
+    if (!inc->group)
+        inc->group = json_object();
+    json_t *fe = json_object_get(rec, "first_event");
+    inc->first_event = json_is_object(fe) ? json_deep_copy(fe) : NULL;
+    const char *le = json_string_value(json_object_get(rec, "last_event"));
+    inc->last_event_id = le ? strdup(le) : NULL;
+    inc->events = json_integer_value(json_object_get(rec, "events"));
+    inc->started_ms = ms_of(json_object_get(rec, "started"));
+    inc->updated_ms = ms_of(json_object_get(rec, "updated"));
+    inc->deadline_ms = ms_of(json_object_get(rec, "deadline"));
+    inc->fired_ms = ms_of(json_object_get(rec, "fired"));
+    inc->closed_ms = ms_of(json_object_get(rec, "closed"));
+    inc->for_ms = json_integer_value(json_object_get(rec, "for_ms"));
+    json_t *a = json_object_get(rec, "actions"), *h = json_object_get(rec, "history");
+    if (json_is_array(a)) {
+        json_decref(inc->actions);
+        inc->actions = json_deep_copy(a);
+    }
+    if (json_is_array(h)) {
+        json_decref(inc->history);
+        inc->history = json_deep_copy(h);
+    }
+    return KR_OK;
 }
 
 /* ---------- queries ---------- */

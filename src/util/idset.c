@@ -121,3 +121,15 @@ void kr_idset_remove(kr_idset_t *s, const char *id)
 }
 
 size_t kr_idset_size(const kr_idset_t *s) { return s->count; }
+
+int kr_idset_foreach(const kr_idset_t *s, int (*fn)(const char *id, void *arg), void *arg)
+{
+    /* the ring's oldest slot is `head` once it has wrapped; empty slots are skipped */
+    for (size_t k = 0; k < s->cap; k++) {
+        const entry_t *e = s->ring[(s->head + k) % s->cap];
+        int rc;
+        if (e && (rc = fn(e->id, arg)) != 0)
+            return rc;
+    }
+    return 0;
+}
