@@ -25,6 +25,8 @@ typedef struct kr_config {
     int64_t events_keep;         /* events kept in memory for GET /v1/events */
     int64_t dedupe_keep;         /* event ids remembered for duplicate detection */
 
+    int64_t guard_max_actions;   /* Kafka-changing actions per target per window */
+    int64_t guard_window_ms;
     int64_t http_body_limit;     /* bytes; larger bodies get 413 */
     int64_t http_timeout_ms;     /* read/write timeout per request */
     int64_t http_max_connections;

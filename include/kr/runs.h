@@ -59,6 +59,10 @@ void kr_runs_resume(kr_runs_t *runs);
 /* The runs of one incident as a new JSON array [{id, index, kind, state, params, dry_run,
  * started, ended, message, progress: [...], detail}], in action order. */
 json_t *kr_runs_incident_json(const kr_runs_t *runs, const char *incident_id);
+/* Calls fn for every run, oldest first (stops at a non-zero result, returned). */
+int kr_runs_foreach(const kr_runs_t *runs, int (*fn)(const kr_run_t *run, void *arg), void *arg);
+/* When the run was dispatched (ms). */
+int64_t kr_run_created_ms(const kr_run_t *run);
 /* Counts by state, for /metrics. */
 size_t kr_runs_count(const kr_runs_t *runs, kr_run_state_t state);
 kr_run_t *kr_runs_find(const kr_runs_t *runs, const char *run_id);

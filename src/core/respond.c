@@ -73,6 +73,83 @@ static int pause_file_present(const kr_respond_t *r)
 
 int kr_respond_paused(kr_respond_t *r) { return r->paused || pause_file_present(r); }
 
+/* ---- guards: Kafka-changing actions per target within a window ---- */
+
+/* The targets of an action: each broker it names (params.brokers), else the event's
+ * broker, else the cluster (or "fleet"). Written as "cluster/broker" strings. */
+static json_t *action_targets(const json_t *params, const json_t *event)
+{
+    json_t *out = json_array();
+    const char *cluster = json_string_value(json_object_get(event, "cluster"));
+    json_t *brokers = json_object_get(params, "brokers"), *b;
+    size_t i;
+    char buf[160];
+    json_array_foreach(brokers, i, b) {
+        if (json_is_integer(b))
+            snprintf(buf, sizeof buf, "%s/broker %lld", cluster ? cluster : "-", (long long)json_integer_value(b));
+        else if (json_is_string(b))
+            snprintf(buf, sizeof buf, "%s/broker %s", cluster ? cluster : "-", json_string_value(b));
+        else
+            continue;
+        json_array_append_new(out, json_string(buf));
+    }
+    if (!json_array_size(out)) {
+        json_t *eb = json_object_get(json_object_get(event, "broker"), "id");
+        if (json_is_integer(eb))
+            snprintf(buf, sizeof buf, "%s/broker %lld", cluster ? cluster : "-", (long long)json_integer_value(eb));
+        else
+            snprintf(buf, sizeof buf, "cluster %s", cluster ? cluster : "(none)");
+        json_array_append_new(out, json_string(buf));
+    }
+    return out;
+}
+
+typedef struct {
+    const json_t *targets;
+    int64_t since;
+    int count;
+    const char *hit;
+} rate_t;
+
+static int rate_cb(const kr_run_t *run, void *arg)
+{
+    rate_t *r = arg;
+    const kr_action_kind_t *k = kr_action_kind_find(kr_run_kind(run));
+    kr_run_state_t st = kr_run_state(run);
+    if (!k || !k->kafka_changing || st == KR_RUN_SKIPPED || kr_run_dry_run(run) ||
+        kr_run_created_ms(run) < r->since)
+        return 0;
+    json_t *theirs = action_targets(kr_run_params(run), kr_run_event(run));
+    size_t i, j;
+    json_t *a, *b;
+    json_array_foreach(r->targets, i, a)
+        json_array_foreach(theirs, j, b)
+            if (json_equal(a, b)) {
+                r->count++;
+                r->hit = json_string_value(a);
+                json_decref(theirs);
+                return 0;
+            }
+    json_decref(theirs);
+    return 0;
+}
+
+/* Returns 1 and fills reason if the action would pass guards.max_actions_per_target. */
+static int rate_limited(kr_respond_t *r, const json_t *params, const json_t *event, char *reason, size_t len)
+{
+    json_t *targets = action_targets(params, event);
+    rate_t rt = { targets, kr_now_ms() - r->d->cfg->guard_window_ms, 0, NULL };
+    kr_runs_foreach(r->runs, rate_cb, &rt);
+    int limited = rt.count >= r->d->cfg->guard_max_actions;
+    if (limited) {
+        char win[32];
+        snprintf(reason, len, "rate limit: %s already had %d Kafka-changing actions within %s (guards.max_actions_per_target)",
+                 rt.hit, rt.count, kr_duration_format(r->d->cfg->guard_window_ms, win, sizeof win));
+    }
+    json_decref(targets);
+    return limited;
+}
+
 static int fx_dispatch(const kr_dispatch_t *dp, void *arg)
 {
     kr_respond_t *r = arg;
@@ -89,6 +166,10 @@ static int fx_dispatch(const kr_dispatch_t *dp, void *arg)
         snprintf(reason, sizeof reason, "paused (%s): would have run %s %s",
                  r->paused ? "POST /v1/pause" : "pause file", dp->kind, p ? p : "");
         free(p);
+        skip = reason;
+    } else if (k && k->kafka_changing && !dry &&
+               rate_limited(r, params, kr_incident_first_event(dp->incident), reason, sizeof reason)) {
+        KR_WARN("guard", "msg=\"action skipped\" incident=%s kind=%s reason=\"%s\"", incident_id, dp->kind, reason);
         skip = reason;
     }
     kr_run_t *run = kr_runs_start(r->runs, incident_id, dp->index, dp->kind, params,

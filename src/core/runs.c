@@ -23,7 +23,7 @@ struct kr_run {
     json_t *event;
     int dry_run;
     kr_run_state_t state;
-    int64_t started_ms, ended_ms;
+    int64_t created_ms, started_ms, ended_ms;
     char *message;
     json_t *progress;   /* [{time, message}] (last MAX_PROGRESS) */
     json_t *detail;
@@ -216,6 +216,7 @@ kr_run_t *kr_runs_start(kr_runs_t *s, const char *incident_id, size_t index, con
     }
     if (!(r = run_add(s, incident_id, index, kind, params, event, dry_run)))
         return NULL;
+    r->created_ms = kr_now_ms();
     journal(s, json_pack("{s:s,s:s,s:s,s:I,s:s,s:O,s:b,s:O}", "kind", "run.start", "run", r->id,
                          "incident", incident_id, "index", (json_int_t)index, "action", kind,
                          "params", r->params, "dry_run", dry_run, "event", r->event));
@@ -276,6 +277,7 @@ int kr_runs_replay(kr_runs_t *s, const json_t *rec)
         if (!r)
             return KR_ENOMEM;
         r->state = (kr_run_state_t)st;
+        r->created_ms = json_integer_value(json_object_get(rec, "created"));
         r->started_ms = json_integer_value(json_object_get(rec, "started"));
         r->ended_ms = json_integer_value(json_object_get(rec, "ended"));
         set_message(r, json_string_value(json_object_get(rec, "message")));
@@ -298,6 +300,8 @@ int kr_runs_replay(kr_runs_t *s, const json_t *rec)
         r = run_add(s, inc, (size_t)json_integer_value(json_object_get(rec, "index")), action,
                     json_object_get(rec, "params"), json_object_get(rec, "event"),
                     json_is_true(json_object_get(rec, "dry_run")));
+        if (r)
+            r->created_ms = json_integer_value(json_object_get(rec, "t"));
         return r ? KR_OK : KR_ENOMEM;
     }
     if (!(r = kr_runs_find(s, id)))
@@ -341,6 +345,7 @@ int kr_runs_snapshot(const kr_runs_t *s, int (*emit)(json_t *record, void *arg),
                                 "detail", r->detail);
         if (!rec)
             return KR_ENOMEM;
+        json_object_set_new(rec, "created", json_integer(r->created_ms));
         int rc = emit(rec, arg);
         json_decref(rec);
         if (rc != KR_OK)
@@ -406,6 +411,18 @@ json_t *kr_runs_incident_json(const kr_runs_t *s, const char *incident_id)
             json_array_append_new(out, run_json(s->runs[i]));
     return out;
 }
+
+int kr_runs_foreach(const kr_runs_t *s, int (*fn)(const kr_run_t *run, void *arg), void *arg)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        int rc = fn(s->runs[i], arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int64_t kr_run_created_ms(const kr_run_t *r) { return r->created_ms; }
 
 size_t kr_runs_count(const kr_runs_t *s, kr_run_state_t state)
 {

@@ -45,14 +45,15 @@ def ec2(state, instance, eid):
             "detail": {"instance-id": instance, "state": state}}
 
 
-def start(directory=None, rules=RULES):
+def start(directory=None, rules=RULES, extra=None):
     directory = directory or tempfile.mkdtemp(prefix="kr-inc-")
     rdir = os.path.join(directory, "rules")
     os.makedirs(rdir, exist_ok=True)
     with open(os.path.join(rdir, "test.yaml"), "w") as f:
         f.write(rules)
-    return krlib.Daemon.start({"rules_dir": "rules", "eventbridge": {"secret": SECRET},
-                               "admin": {"token": TOKEN}}, directory=directory)
+    cfg = {"rules_dir": "rules", "eventbridge": {"secret": SECRET}, "admin": {"token": TOKEN}}
+    cfg.update(extra or {})
+    return krlib.Daemon.start(cfg, directory=directory)
 
 
 def post(d, state, instance, eid):
@@ -135,6 +136,23 @@ def operator_cancel_and_pause():
          "and says what it would have done: %s" % ev[1])
     code, body, _ = admin(d, "/v1/resume")
     t.eq((code, body), (200, {"paused": False}), "resumed")
+    d.stop()
+
+
+@t.case
+def rate_limit_per_target():
+    d = start(extra={"guards": {"max_actions_per_target": 2, "window": "1h"}})
+    for n, inst in enumerate(["i-0r1", "i-0r2", "i-0r3"]):
+        post(d, "terminated", inst, "e-rl-%d" % n)
+    runs = []
+    for inc in sorted(incidents(d, "evacuate-on-terminated"), key=lambda i: i["started"]):
+        one = d.request("GET", "/v1/incidents/" + inc["id"])[1]
+        runs += [(a["state"], a["message"]) for a in one.get("actions", []) if a["kind"] == "evacuate"]
+    t.eq(len(runs), 3, "three evacuations dispatched for broker 3")
+    t.eq([s for s, _ in runs[:2]], ["failed", "failed"], "the first two were dispatched")
+    t.eq(runs[2][0] if len(runs) > 2 else None, "skipped", "the third is skipped by the per-target rate limit")
+    t.ok(len(runs) > 2 and runs[2][1] == "rate limit: -/broker 3 already had 2 Kafka-changing actions within 1h (guards.max_actions_per_target)",
+         "and says why: %s" % (runs[2][1] if len(runs) > 2 else None))
     d.stop()
 
 
