@@ -103,6 +103,7 @@ typedef struct {
     char last_change[64];   /* last config_change_NNNNNNNNNN handled */
     json_t *throttles;      /* {"brokers/1": {...}, "topics/t": {...}} */
     json_t *throttle_log;   /* [{seq, entity, config}] */
+    json_t *reassign_log;   /* [{czxid, partitions}]: every reassignment znode handled */
     int reassign_done, reassign_failed, elections;
 
     pthread_mutex_t qmu;
@@ -934,6 +935,13 @@ static void handle_reassign(sim_t *s)
         free(buf);
         return; /* the znode stays, as with Kafka */
     }
+    {
+        json_t *doc = json_loadb(buf, (size_t)len, 0, NULL);
+        json_array_append_new(s->reassign_log,
+                              json_pack("{s:I,s:O?}", "czxid", (json_int_t)st.czxid, "partitions",
+                                        json_object_get(doc, "partitions")));
+        json_decref(doc);
+    }
     free(buf);
     int64_t due = now_ms() + s->controller_delay_ms;
     int failed = 0;
@@ -1092,6 +1100,12 @@ static int is_throttle_key(const char *k)
     return strstr(k, ".replication.throttled.") != NULL;
 }
 
+/* qsort comparator of a char * array (the elements are pointers to the names). */
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* ZkNodeChangeNotificationListener: each new config_change_N names an entity whose whole
  * config is re-read. */
 static void handle_config(sim_t *s)
@@ -1099,8 +1113,7 @@ static void handle_config(sim_t *s)
     struct String_vector kids = { 0, NULL };
     if (zoo_get_children(s->zh, "/config/changes", 1, &kids) != ZOK)
         return;
-    qsort(kids.data, (size_t)kids.count, sizeof kids.data[0],
-          (int (*)(const void *, const void *))strcmp);
+    qsort(kids.data, (size_t)kids.count, sizeof kids.data[0], name_cmp);
     for (int i = 0; i < kids.count; i++) {
         const char *name = kids.data[i];
         if (strncmp(name, "config_change_", 14) != 0 || strcmp(name, s->last_change) <= 0)
@@ -1799,13 +1812,17 @@ static int run_command(sim_t *s, char *line)
         char *js = json_dumps(s->throttles, JSON_COMPACT | JSON_SORT_KEYS);
         reply("ok %s", js);
         free(js);
+    } else if (strcmp(argv[0], "reassignments") == 0) {
+        char *js = json_dumps(s->reassign_log, JSON_COMPACT);
+        reply("ok %s", js ? js : "[]");
+        free(js);
     } else if (strcmp(argv[0], "throttle-log") == 0) {
         char *js = json_dumps(s->throttle_log, JSON_COMPACT);
         reply("ok %s", js);
         free(js);
     } else
         reply("err unknown command \"%s\" (broker, topic, bulk, controller, status, partition, "
-              "throttles, throttle-log, sync, quit)", argv[0]);
+              "throttles, throttle-log, reassignments, sync, quit)", argv[0]);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
@@ -1819,7 +1836,7 @@ static const char usage_text[] =
     "  broker add ID HOST PORT [RACK] | broker kill ID close|expire | broker restart ID\n"
     "  topic create NAME PARTITIONS RF [P=B1,B2;P=...]\n"
     "  bulk topics N PARTITIONS|total:TOTAL RF PREFIX\n"
-    "  controller ID | status | partition TOPIC P | throttles | throttle-log | sync | quit\n";
+    "  controller ID | status | partition TOPIC P | throttles | throttle-log | reassignments | sync | quit\n";
 
 int main(int argc, char **argv)
 {
@@ -1915,6 +1932,7 @@ int main(int argc, char **argv)
         mkdirp(s->zh, paths[i]);
     s->throttles = json_object();
     s->throttle_log = json_array();
+    s->reassign_log = json_array();
     /* arm every watch; existing config notifications are read as a broker does at start */
     s->pending = EV_BROKERS | EV_CONFIG | EV_CONTROLLER | EV_PREFERRED;
     struct Stat st;
@@ -1960,6 +1978,7 @@ int main(int argc, char **argv)
     free(s->brokers);
     json_decref(s->throttles);
     json_decref(s->throttle_log);
+    json_decref(s->reassign_log);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
