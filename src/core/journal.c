@@ -47,6 +47,8 @@ struct kr_journal {
     char error[256];
 
     waiter_t *head, *tail;       /* loop thread only */
+    char *line;                  /* the record being appended, reused (loop thread) */
+    size_t line_cap;
 
     pthread_t thread;
     pthread_mutex_t mu;
@@ -314,6 +316,7 @@ void kr_journal_close(kr_journal_t *j)
     close(j->fd);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cond);
+    free(j->line);
     free(j->dir);
     free(j);
 }
@@ -353,28 +356,262 @@ static int rotate(kr_journal_t *j)
     return KR_OK;
 }
 
+/* ---- record encoding ----------------------------------------------------------------
+ * A record line is "<crc32c as 8 hex> <body>\n", body = json_dumps(record, JSON_COMPACT |
+ * JSON_ENSURE_ASCII). The encoder below writes exactly jansson's bytes (insertion order,
+ * the same escapes, "%.17g" reals with ".0" added), straight into a buffer the journal
+ * reuses: json_dumps cost ~20% of an SNS request (a strbuffer grown by doubling, a
+ * "%p" snprintf and hash insert per container for its loop check, a strdup, then our
+ * copy). Anything it does not handle (invalid UTF-8, very deep nesting) goes through
+ * json_dumps, so the result and the failures stay jansson's. */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} jbuf_t;
+
+static int jb_reserve(jbuf_t *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int jb_put(jbuf_t *b, const char *s, size_t n)
+{
+    if (jb_reserve(b, n))
+        return -1;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* Bytes a JSON string cannot carry as they are: controls, '"', '\\', and (ENSURE_ASCII)
+ * every byte of a multi-byte UTF-8 sequence. */
+static const unsigned char must_escape[256] = {
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+};
+
+/* Decodes one UTF-8 sequence as jansson's utf8_iterate accepts it (no overlongs, no
+ * surrogates, nothing above U+10FFFF). Returns its length, or 0 if invalid. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t v;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        v = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        v = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if ((len == 3 && v < 0x800) || (len == 4 && v < 0x10000) || v > 0x10FFFF ||
+        (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+static int enc_string(jbuf_t *b, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s = (const unsigned char *)str, *end = s + n;
+    if (jb_reserve(b, n + 2))
+        return -1;
+    b->p[b->len++] = '"';
+    while (s < end) {
+        const unsigned char *run = s;
+        while (s < end && !must_escape[*s])
+            s++;
+        if (s > run && jb_put(b, (const char *)run, (size_t)(s - run)))
+            return -1;
+        if (s == end)
+            break;
+        char esc[12];
+        size_t elen = 2;
+        uint32_t cp;
+        size_t used = utf8_decode(s, (size_t)(end - s), &cp);
+        if (!used)
+            return -1;
+        s += used;
+        esc[0] = '\\';
+        switch (cp) {
+        case '\\': esc[1] = '\\'; break;
+        case '"': esc[1] = '"'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default: {
+            uint32_t units[2];
+            size_t nu = 1;
+            if (cp < 0x10000) {
+                units[0] = cp;
+            } else {
+                cp -= 0x10000;
+                units[0] = 0xD800 | ((cp & 0xFFC00) >> 10);
+                units[1] = 0xDC00 | (cp & 0x3FF);
+                nu = 2;
+            }
+            elen = 0;
+            for (size_t u = 0; u < nu; u++) {
+                esc[elen++] = '\\';
+                esc[elen++] = 'u';
+                for (int sh = 12; sh >= 0; sh -= 4)
+                    esc[elen++] = hex[(units[u] >> sh) & 0xF];
+            }
+        }
+        }
+        if (jb_put(b, esc, elen))
+            return -1;
+    }
+    return jb_put(b, "\"", 1);
+}
+
+/* jansson's jsonp_dtostr with its default precision (17), in the C locale. */
+static int enc_real(jbuf_t *b, double v)
+{
+    char buf[40];
+    int n = snprintf(buf, sizeof buf, "%.17g", v);
+    if (n < 0 || (size_t)n >= sizeof buf - 3)
+        return -1;
+    if (strspn(buf, "-0123456789.e+") != (size_t)n) /* a locale's comma: let jansson do it */
+        return -1;
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+        buf[n++] = '.';
+        buf[n++] = '0';
+        buf[n] = 0;
+    }
+    char *e = strchr(buf, 'e');
+    if (e) { /* "1e+20" -> "1e20", "1e-05" -> "1e-5" */
+        char *start = e + 1, *digits = e + 2;
+        if (*start == '-')
+            start++;
+        while (*digits == '0')
+            digits++;
+        if (digits != start) {
+            memmove(start, digits, (size_t)(buf + n - digits) + 1);
+            n -= (int)(digits - start);
+        }
+    }
+    return jb_put(b, buf, (size_t)n);
+}
+
+static int enc_value(jbuf_t *b, const json_t *v, int depth)
+{
+    char num[32];
+    int n;
+    if (depth > 512)
+        return -1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        int first = 1;
+        if (jb_put(b, "{", 1))
+            return -1;
+        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+            if ((!first && jb_put(b, ",", 1)) ||
+                enc_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) ||
+                jb_put(b, ":", 1) || enc_value(b, json_object_iter_value(it), depth + 1))
+                return -1;
+            first = 0;
+        }
+        return jb_put(b, "}", 1);
+    }
+    case JSON_ARRAY: {
+        size_t count = json_array_size(v);
+        if (jb_put(b, "[", 1))
+            return -1;
+        for (size_t i = 0; i < count; i++)
+            if ((i && jb_put(b, ",", 1)) || enc_value(b, json_array_get(v, i), depth + 1))
+                return -1;
+        return jb_put(b, "]", 1);
+    }
+    case JSON_STRING:
+        return enc_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return jb_put(b, num, (size_t)n);
+    case JSON_REAL:
+        return enc_real(b, json_real_value(v));
+    case JSON_TRUE:
+        return jb_put(b, "true", 4);
+    case JSON_FALSE:
+        return jb_put(b, "false", 5);
+    case JSON_NULL:
+        return jb_put(b, "null", 4);
+    }
+    return -1;
+}
+
+/* Encodes the record line into j->line. Returns its length, or 0 (out of memory, or a
+ * record jansson cannot encode either). */
+static size_t encode_line(kr_journal_t *j, const json_t *record)
+{
+    jbuf_t b = { j->line, 9, j->line_cap };
+    char prefix[10];
+    if (jb_reserve(&b, 0) || enc_value(&b, record, 0)) {
+        char *body = json_dumps(record, JSON_COMPACT | JSON_ENSURE_ASCII);
+        b.len = 9;
+        if (!body || jb_put(&b, body, strlen(body))) {
+            free(body);
+            j->line = b.p;
+            j->line_cap = b.cap;
+            return 0;
+        }
+        free(body);
+    }
+    if (jb_put(&b, "\n", 1)) {
+        j->line = b.p;
+        j->line_cap = b.cap;
+        return 0;
+    }
+    j->line = b.p;
+    j->line_cap = b.cap;
+    snprintf(prefix, sizeof prefix, "%08x", kr_crc32c(b.p + 9, b.len - 10));
+    memcpy(b.p, prefix, 8);
+    b.p[8] = ' ';
+    return b.len;
+}
+
 int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, void *arg,
                       uint64_t *seq_out)
 {
     uint64_t seq = j->next_seq;
-    char *body, *line;
+    const char *line;
     int rc = KR_OK;
 
     json_object_set_new(record, "seq", json_integer((json_int_t)seq));
     json_object_set_new(record, "t", json_integer(kr_now_ms()));
-    body = json_dumps(record, JSON_COMPACT | JSON_ENSURE_ASCII);
-    if (!body)
+    size_t len = encode_line(j, record), off = 0;
+    if (!len)
         return KR_ENOMEM;
-    size_t blen = strlen(body);
-    if (!(line = malloc(blen + 11))) {
-        free(body);
-        return KR_ENOMEM;
-    }
-    snprintf(line, 10, "%08x ", kr_crc32c(body, blen));
-    memcpy(line + 9, body, blen);
-    line[9 + blen] = '\n';
-    size_t len = blen + 10, off = 0;
-    free(body);
+    line = j->line;
     if (j->seg_bytes > 0 && j->seg_bytes + (int64_t)len > j->seg_limit && rotate(j) != KR_OK) {
         j->healthy = 0;
         rc = KR_EIO;
@@ -426,7 +663,6 @@ signal:
     if (seq_out)
         *seq_out = seq;
 done:
-    free(line);
     return rc;
 }
 
@@ -465,7 +701,7 @@ static int replay_file(const char *path, int is_last, int (*cb)(json_t *, void *
         unsigned crc;
         int ok = complete && n > 9 && line[8] == ' ' && sscanf(line, "%8x", &crc) == 1 &&
                  kr_crc32c(line + 9, (size_t)n - 9) == crc &&
-                 (rec = json_loadb(line + 9, (size_t)n - 9, 0, NULL)) && json_is_object(rec);
+                 (rec = json_loadb(line + 9, (size_t)n - 9, JSON_ALLOW_NUL, NULL)) && json_is_object(rec);
         if (!ok) {
             json_decref(rec);
             /* Only the very last line of the last segment may be torn (crash mid-write). */
