@@ -75,40 +75,131 @@ static int in_list(const char *const *list, size_t n, const char *s)
     return 0;
 }
 
-static const kr_streams_topic_t *find_topic(const kr_streams_input_t *in, const char *name)
+/* The planner's lookups go through sorted indexes (pointers into the caller's arrays),
+ * so a plan is O(n log n) in partitions, not O(n^2): a big input topic has thousands. */
+typedef struct {
+    const kr_streams_input_t *in;
+    const kr_streams_topic_t **topics;       /* by name */
+    const kr_streams_committed_t **committed; /* by topic, partition */
+    const kr_streams_resolved_t **resolved;   /* by topic, partition */
+    size_t n_topics, n_committed, n_resolved;
+} index_t;
+
+static int cmp_topic(const void *a, const void *b)
 {
-    for (size_t i = 0; i < in->n_topics; i++)
-        if (in->topics[i].name && strcmp(in->topics[i].name, name) == 0)
-            return &in->topics[i];
-    return NULL;
+    return strcmp((*(const kr_streams_topic_t *const *)a)->name,
+                  (*(const kr_streams_topic_t *const *)b)->name);
 }
 
-static int64_t committed_of(const kr_streams_input_t *in, const char *topic, int32_t part)
+static int cmp_tp(const char *ta, int32_t pa, const char *tb, int32_t pb)
 {
-    for (size_t i = 0; i < in->n_committed; i++)
-        if (in->committed[i].partition == part && in->committed[i].topic &&
-            strcmp(in->committed[i].topic, topic) == 0)
-            return in->committed[i].offset < 0 ? -1 : in->committed[i].offset;
+    int c = strcmp(ta, tb);
+    return c ? c : (pa > pb) - (pa < pb);
+}
+
+static int cmp_committed(const void *a, const void *b)
+{
+    const kr_streams_committed_t *x = *(const kr_streams_committed_t *const *)a;
+    const kr_streams_committed_t *y = *(const kr_streams_committed_t *const *)b;
+    return cmp_tp(x->topic, x->partition, y->topic, y->partition);
+}
+
+static int cmp_resolved(const void *a, const void *b)
+{
+    const kr_streams_resolved_t *x = *(const kr_streams_resolved_t *const *)a;
+    const kr_streams_resolved_t *y = *(const kr_streams_resolved_t *const *)b;
+    return cmp_tp(x->topic, x->partition, y->topic, y->partition);
+}
+
+/* Builds the indexes; entries with a NULL topic or name are left out. */
+static int index_build(index_t *ix, const kr_streams_input_t *in)
+{
+    size_t n;
+    memset(ix, 0, sizeof *ix);
+    ix->in = in;
+    ix->topics = calloc(in->n_topics + 1, sizeof *ix->topics);
+    ix->committed = calloc(in->n_committed + 1, sizeof *ix->committed);
+    ix->resolved = calloc(in->n_resolved + 1, sizeof *ix->resolved);
+    if (!ix->topics || !ix->committed || !ix->resolved)
+        return KR_ENOMEM;
+    for (size_t i = n = 0; i < in->n_topics; i++)
+        if (in->topics[i].name)
+            ix->topics[n++] = &in->topics[i];
+    qsort(ix->topics, n, sizeof *ix->topics, cmp_topic);
+    ix->n_topics = n;
+    for (size_t i = n = 0; i < in->n_committed; i++)
+        if (in->committed[i].topic)
+            ix->committed[n++] = &in->committed[i];
+    qsort(ix->committed, n, sizeof *ix->committed, cmp_committed);
+    ix->n_committed = n;
+    for (size_t i = n = 0; i < in->n_resolved; i++)
+        if (in->resolved[i].topic)
+            ix->resolved[n++] = &in->resolved[i];
+    qsort(ix->resolved, n, sizeof *ix->resolved, cmp_resolved);
+    ix->n_resolved = n;
+    return KR_OK;
+}
+
+static void index_free(index_t *ix)
+{
+    free(ix->topics);
+    free(ix->committed);
+    free(ix->resolved);
+}
+
+static const kr_streams_topic_t *find_topic(const index_t *ix, const char *name)
+{
+    kr_streams_topic_t key = { name, 0 };
+    const kr_streams_topic_t *kp = &key, **hit;
+    hit = bsearch(&kp, ix->topics, ix->n_topics, sizeof *ix->topics,
+                  cmp_topic);
+    return hit ? *hit : NULL;
+}
+
+/* First committed entry of topic (any partition), or the end index. */
+static size_t committed_lower(const index_t *ix, const char *topic, int32_t part, size_t n)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_tp(ix->committed[mid]->topic, ix->committed[mid]->partition, topic, part) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int64_t committed_of(const index_t *ix, const char *topic, int32_t part)
+{
+    size_t n = ix->n_committed;
+    size_t i = committed_lower(ix, topic, part, n);
+    if (i < n && ix->committed[i]->partition == part && !strcmp(ix->committed[i]->topic, topic))
+        return ix->committed[i]->offset < 0 ? -1 : ix->committed[i]->offset;
     return -1;
 }
 
-static int group_committed_on(const kr_streams_input_t *in, const char *topic)
+static int group_committed_on(const index_t *ix, const char *topic)
 {
-    for (size_t i = 0; i < in->n_committed; i++)
-        if (in->committed[i].offset >= 0 && in->committed[i].topic &&
-            strcmp(in->committed[i].topic, topic) == 0)
+    size_t n = ix->n_committed;
+    for (size_t i = committed_lower(ix, topic, INT32_MIN, n);
+         i < n && strcmp(ix->committed[i]->topic, topic) == 0; i++)
+        if (ix->committed[i]->offset >= 0)
             return 1;
     return 0;
 }
 
-static const kr_streams_resolved_t *find_resolved(const kr_streams_input_t *in,
-                                                  const char *topic, int32_t part)
+static const kr_streams_resolved_t *find_resolved(const index_t *ix, const char *topic,
+                                                  int32_t part)
 {
-    for (size_t i = 0; i < in->n_resolved; i++)
-        if (in->resolved[i].partition == part && in->resolved[i].topic &&
-            strcmp(in->resolved[i].topic, topic) == 0)
-            return &in->resolved[i];
-    return NULL;
+    kr_streams_resolved_t key;
+    const kr_streams_resolved_t *kp = &key, **hit;
+    memset(&key, 0, sizeof key);
+    key.topic = topic;
+    key.partition = part;
+    hit = bsearch(&kp, ix->resolved, ix->n_resolved,
+                  sizeof *ix->resolved, cmp_resolved);
+    return hit ? *hit : NULL;
 }
 
 /* Appends a copy of s to a growing string array. */
@@ -161,14 +252,15 @@ static int check_lists(const kr_streams_input_t *in, char *err, size_t errlen)
 }
 
 /* Plans the partitions of one input or intermediate topic. */
-static int plan_topic(const kr_streams_input_t *in, kr_streams_plan_t *p, const char *topic,
+static int plan_topic(const index_t *ix, kr_streams_plan_t *p, const char *topic,
                       int intermediate, char *err, size_t errlen)
 {
-    const kr_streams_topic_t *t = find_topic(in, topic);
+    const kr_streams_input_t *in = ix->in;
+    const kr_streams_topic_t *t = find_topic(ix, topic);
     if (!t)
         return push_str(&p->missing_topics, &p->n_missing, topic);
     for (int32_t part = 0; part < t->partitions; part++) {
-        const kr_streams_resolved_t *r = find_resolved(in, topic, part);
+        const kr_streams_resolved_t *r = find_resolved(ix, topic, part);
         kr_streams_offset_t *o, *grown;
         if (!r)
             return kr_seterr(err, errlen, KR_EINVAL,
@@ -184,7 +276,7 @@ static int plan_topic(const kr_streams_input_t *in, kr_streams_plan_t *p, const 
             return KR_ENOMEM;
         p->n_offsets++;
         o->partition = part;
-        o->current = committed_of(in, topic, part);
+        o->current = committed_of(ix, topic, part);
         if (intermediate) {
             o->target = r->high;
             continue;
@@ -208,9 +300,11 @@ int kr_streams_plan(const kr_streams_input_t *in, kr_streams_plan_t **out,
                     char *err, size_t errlen)
 {
     kr_streams_plan_t *p = NULL;
+    index_t ix;
     int rc;
 
     *out = NULL;
+    memset(&ix, 0, sizeof ix);
     if (!in->application_id || !*in->application_id)
         return kr_seterr(err, errlen, KR_EINVAL, "an application id is required");
     if (in->spec.kind == KR_STREAMS_BY_DURATION && in->spec.duration_ms < 0)
@@ -218,20 +312,22 @@ int kr_streams_plan(const kr_streams_input_t *in, kr_streams_plan_t **out,
                          "the reset duration is negative: it would reset to a future time");
     if ((rc = check_lists(in, err, errlen)) != KR_OK)
         return rc;
-    if (!(p = calloc(1, sizeof *p)))
-        return KR_ENOMEM;
+    if (!(p = calloc(1, sizeof *p)) || (rc = index_build(&ix, in)) != KR_OK) {
+        rc = KR_ENOMEM;
+        goto err;
+    }
 
     for (size_t i = 0; i < in->n_input; i++)
-        if ((rc = plan_topic(in, p, in->input_topics[i], 0, err, errlen)) != KR_OK)
+        if ((rc = plan_topic(&ix, p, in->input_topics[i], 0, err, errlen)) != KR_OK)
             goto err;
     for (size_t i = 0; i < in->n_intermediate; i++)
-        if ((rc = plan_topic(in, p, in->intermediate_topics[i], 1, err, errlen)) != KR_OK)
+        if ((rc = plan_topic(&ix, p, in->intermediate_topics[i], 1, err, errlen)) != KR_OK)
             goto err;
 
     if (in->internal_topics) {
         for (size_t i = 0; i < in->n_internal; i++) {
             const char *t = in->internal_topics[i];
-            if (!find_topic(in, t) || !name_inferred(in, t)) {
+            if (!find_topic(&ix, t) || !name_inferred(in, t)) {
                 rc = kr_seterr(err, errlen, KR_EINVAL,
                                "internal topic %s is not one of application %s's internal "
                                "topics: it must exist, start with \"%s-\", end with "
@@ -248,7 +344,7 @@ int kr_streams_plan(const kr_streams_input_t *in, kr_streams_plan_t **out,
             const char *t = in->topics[i].name;
             if (!t || !name_inferred(in, t))
                 continue;
-            if (group_committed_on(in, t) || in_list(in->topology_topics, in->n_topology, t))
+            if (group_committed_on(&ix, t) || in_list(in->topology_topics, in->n_topology, t))
                 rc = push_str(&p->delete_topics, &p->n_delete, t);
             else
                 rc = push_str(&p->unconfirmed_topics, &p->n_unconfirmed, t);
@@ -260,11 +356,13 @@ int kr_streams_plan(const kr_streams_input_t *in, kr_streams_plan_t **out,
         qsort(p->delete_topics, p->n_delete, sizeof *p->delete_topics, cmp_str);
     if (p->n_unconfirmed)
         qsort(p->unconfirmed_topics, p->n_unconfirmed, sizeof *p->unconfirmed_topics, cmp_str);
+    index_free(&ix);
     *out = p;
     return KR_OK;
 err:
     if (rc == KR_ENOMEM)
         kr_seterr(err, errlen, KR_ENOMEM, "out of memory while planning the reset");
+    index_free(&ix);
     kr_streams_plan_free(p);
     return rc;
 }
