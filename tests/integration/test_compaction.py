@@ -46,7 +46,7 @@ def compacts_and_restores():
         if code != 202:
             t.ok(False, "event %d accepted (%d)" % (n, code))
             break
-    t.ok(krzk.wait_until(lambda: len(segments(directory)) <= 3, krzk.tmout(5)),
+    t.ok(krzk.wait_until(lambda: len(segments(directory)) <= 3, krzk.tmout(15)),
          "older segments were removed by compaction: %s" % segments(directory))
     first = os.path.join(directory, "journal", segments(directory)[0])
     with open(first) as f:
