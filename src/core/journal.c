@@ -1,7 +1,8 @@
 /* core/journal.c: append-only journal with group commit on an fsync thread.
  *
  * DESIGN: the loop thread serializes a record and write(2)s it to the current segment
- * (O_APPEND), then queues a waiter (seq, callback). It signals the fsync thread, which
+ * (O_APPEND), then queues a waiter (seq, callback). At the end of the loop pass (the
+ * `kick` event, activated by the pass's first append) it signals the fsync thread, which
  * takes the highest written seq, runs fdatasync, publishes it as durable and wakes the
  * loop with event_active. The loop pops every waiter up to that seq. A write error
  * marks the journal unhealthy (readiness fails, intake answers 503) until a later
@@ -35,6 +36,8 @@ typedef struct waiter {
 struct kr_journal {
     struct event_base *base;
     struct event *wake;          /* activated by the fsync thread */
+    struct event *kick;          /* loop thread: wakes the fsync thread once per loop pass */
+    int kick_pending;
     char *dir;
     int fd;                      /* current segment (mu: the fsync thread reads it) */
     int old_fd;                  /* previous segment, still to fsync and close (mu) */
@@ -126,12 +129,30 @@ static void *fsync_main(void *arg)
             j->failed_upto = target;
             snprintf(j->error, sizeof j->error, "fdatasync: %s", strerror(e));
         }
+        /* outside mu: event_active takes the base's lock and writes its notify fd, and the
+         * loop thread wants mu for every append */
+        pthread_mutex_unlock(&j->mu);
         event_active(j->wake, EV_READ, 0);
+        pthread_mutex_lock(&j->mu);
         if (j->stop && j->written == target)
             break;
     }
     pthread_mutex_unlock(&j->mu);
     return NULL;
+}
+
+/* Loop thread, after the callbacks of the pass that appended: one wake-up of the fsync
+ * thread for all of them. Signalling at each append woke the thread for the first record
+ * of a pass, so it fdatasync'd that one alone and preempted the loop in mid-pass. */
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    kr_journal_t *j = arg;
+    (void)fd;
+    (void)what;
+    j->kick_pending = 0;
+    pthread_mutex_lock(&j->mu);
+    pthread_cond_signal(&j->cond);
+    pthread_mutex_unlock(&j->mu);
 }
 
 /* Loop thread: run callbacks of waiters the fsync thread has settled. */
@@ -269,12 +290,14 @@ kr_journal_t *kr_journal_open(struct event_base *base, const char *dir, char *er
     j->base = base;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cond, NULL);
-    if (!(j->wake = event_new(base, -1, 0, wake_cb, j)) ||
+    if (!(j->wake = event_new(base, -1, 0, wake_cb, j)) || !(j->kick = event_new(base, -1, 0, kick_cb, j)) ||
         pthread_create(&j->thread, NULL, fsync_main, j) != 0) {
         kr_seterr(err, errlen, KR_ENOMEM, "journal: cannot start the fsync thread");
         if (j->wake)
             event_free(j->wake);
-        j->wake = NULL;
+        if (j->kick)
+            event_free(j->kick);
+        j->wake = j->kick = NULL;
         pthread_mutex_destroy(&j->mu);
         pthread_cond_destroy(&j->cond);
         goto fail;
@@ -311,6 +334,7 @@ void kr_journal_close(kr_journal_t *j)
         free(w);
     }
     event_free(j->wake);
+    event_free(j->kick);
     if (j->old_fd >= 0)
         close(j->old_fd);
     close(j->fd);
@@ -657,9 +681,12 @@ int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, 
     }
 signal:
     pthread_mutex_lock(&j->mu);
-    j->written = seq;
-    pthread_cond_signal(&j->cond);
+    j->written = seq; /* published now: a busy fsync thread takes it on its next round */
     pthread_mutex_unlock(&j->mu);
+    if (!j->kick_pending) {
+        j->kick_pending = 1;
+        event_active(j->kick, EV_READ, 0);
+    }
     if (seq_out)
         *seq_out = seq;
 done:
