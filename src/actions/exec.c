@@ -13,9 +13,16 @@
  * never blocks on a full pipe), the child's exit (a pidfd, Linux >= 5.3, or a short
  * waitpid(WNOHANG) poll where pidfd_open is refused), and one timer: the timeout, then
  * the SIGKILL grace after SIGTERM. On exit the pipes are drained once more, the output
- * becomes the run's progress detail (journaled) and the run finishes. No resume hook: a
- * run interrupted by a restart is failed by the runs module and never run again, since a
- * program's side effects cannot be known. */
+ * becomes the run's progress detail (journaled) and the run finishes.
+ *
+ * stdin: the run's event as compact JSON and one newline. Detail: {exit (null when killed),
+ * signal (when killed), timed_out, stdout, stdout_bytes, stderr, stderr_bytes,
+ * duration_ms}; output is made valid UTF-8 (bad bytes and NUL become U+FFFD) and beyond
+ * 64 KiB ends with a "[kresponder: stdout truncated: N more bytes not kept]" note.
+ * A dry run does not spawn (an arbitrary program may change anything): it says what it
+ * would run. The program runs in kresponder's working directory. No resume hook: a run
+ * interrupted by a restart is failed by the runs module and never run again, since a
+ * program's side effects cannot be known; a daemon that stops mid-run kills the program. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
