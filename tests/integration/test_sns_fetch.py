@@ -65,8 +65,16 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
 
 server = None
+for attempt in range(60):  # another test run on this machine may hold :443 for a moment
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 443), Handler)
+        break
+    except OSError as e:
+        last_error = e
+        __import__("time").sleep(0.5)
 try:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 443), Handler)
+    if server is None:
+        raise last_error
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(tmp, "srv.pem"), os.path.join(tmp, "srv.key"))
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
