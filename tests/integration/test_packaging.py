@@ -290,7 +290,12 @@ def system_calls_fit_the_units_filter():
     t.ok(len(allowed) > 200 and "fdatasync" in allowed, "@system-service expanded (%d calls)" % len(allowed))
     directory = tmpdir("kr-strace-")
     trace = os.path.join(directory, "trace")
-    rules = os.path.join(SRC, "rules")
+    # The shipped rules plus one exec action, so spawning, pipes and pidfd are traced too.
+    rules = os.path.join(directory, "rules")
+    shutil.copytree(os.path.join(SRC, "rules"), rules)
+    with open(os.path.join(rules, "zz-exec.yaml"), "w") as f:
+        f.write("- name: exec-on-stopping\n  match: {type: [instance.stopping]}\n"
+                "  actions:\n    - exec: {argv: [/bin/cat], timeout: 10s}\n")
     d = krlib.Daemon.start({"rules_dir": rules, "admin": {"token": "admin-secret"},
                             "eventbridge": {"secret": "eb-secret"}}, directory=directory,
                            wrapper=["strace", "-f", "-qq", "-o", trace,
@@ -312,6 +317,12 @@ def system_calls_fit_the_units_filter():
            "resources": [], "detail": {"instance-id": "i-0abcdef1234567890", "state": "stopping"}}
     code, _, _ = d.post_json("/hooks/eventbridge", ec2, {"X-Kresponder-Secret": "eb-secret"})
     t.eq(code, 202, "an EventBridge event is accepted")
+    def exec_run():
+        code, body, _ = d.request("GET", "/v1/incidents")
+        runs = [a for i in body if i["rule"] == "exec-on-stopping" for a in i.get("actions", [])]
+        return runs[0] if runs and runs[0]["state"] in ("done", "failed") else None
+    run = krzk.wait_until(exec_run, krzk.tmout(20))
+    t.eq(run and run["state"], "done", "the exec action ran /bin/cat to the end: %s" % (run and run["message"]))
     for path in ("/healthz", "/readyz", "/metrics", "/v1/events", "/v1/incidents"):
         code, _, _ = d.request("GET", path)
         t.eq(code, 200, "GET " + path)
