@@ -942,6 +942,13 @@ int kr_cmd_journal(int argc, char **argv)
         fprintf(stderr, "usage: kresponder journal dump DIR\n");
         return 2;
     }
+    unsigned *segs = NULL;
+    int n = list_segments(argv[2], &segs);
+    free(segs);
+    if (n <= 0) {
+        fprintf(stderr, "journal: no journal segments (journal-NNNNNNNN.log) in %s\n", argv[2]);
+        return 1;
+    }
     int rc = kr_journal_replay(argv[2], dump_cb, NULL, &last, &torn, err, sizeof err);
     if (rc != KR_OK) {
         fprintf(stderr, "%s\n", err);

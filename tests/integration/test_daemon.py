@@ -93,6 +93,9 @@ def journal_dump():
     t.eq([x["seq"] for x in recs], list(range(1, len(recs) + 1)), "sequence numbers are dense")
     r = subprocess.run([krlib.BIN, "journal", "dump"], capture_output=True, text=True)
     t.eq(r.returncode, 2, "usage error exits 2")
+    r = subprocess.run([krlib.BIN, "journal", "dump", "/nonexistent-journal"], capture_output=True, text=True)
+    t.eq((r.returncode, r.stderr.strip()), (1, "journal: no journal segments (journal-NNNNNNNN.log) in /nonexistent-journal"),
+         "a directory without a journal is an error, so a bad backup does not look empty")
 
 
 @t.case
