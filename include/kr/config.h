@@ -45,6 +45,13 @@ typedef struct kr_config {
 
     json_t *clusters;            /* borrowed array (validated by the cluster module) */
     json_t *receivers;           /* borrowed array (validated by the paging module) */
+
+    int64_t outbox_max_age_ms;   /* a page not delivered within this is given up */
+    int64_t outbox_retry_min_ms; /* first retry delay (doubles per attempt, with jitter) */
+    int64_t outbox_retry_max_ms; /* cap of the retry delay */
+    int64_t outbox_timeout_ms;   /* one delivery attempt */
+    int64_t outbox_followup_interval_ms; /* progress follow-ups of one incident at most this often */
+    char *public_url;            /* base URL of this kresponder for links in pages; may be NULL */
 } kr_config_t;
 
 /* Loads and validates a config file. Relative paths in it are taken relative to the
@@ -53,6 +60,14 @@ kr_config_t *kr_config_load(const char *path, char *err, size_t errlen);
 /* The same from a buffer; `name` stands for the file in errors and relative paths. */
 kr_config_t *kr_config_parse(const char *name, const char *buf, size_t len, char *err, size_t errlen);
 void kr_config_free(kr_config_t *cfg);
+
+/* Resolves the secret at obj[key] of cfg's document (a section another module validates,
+ * e.g. a receiver): a string, {env: NAME}, or {file: PATH} (relative to the config file's
+ * directory; its first line, trimmed). `what` names the key in messages ("receivers[1]
+ * slack.url"). Returns 0 with a new malloc'd string in *out, or KR_EINVAL / KR_EIO /
+ * KR_ENOMEM with err = "file:line:col: what: ...". Any thread (reads the environment). */
+int kr_config_secret(const kr_config_t *cfg, const json_t *obj, const char *key, const char *what,
+                     char **out, char *err, size_t errlen);
 
 /* Writes the reference of every key (name, type, default, range, help) as Markdown. */
 void kr_config_write_reference(FILE *out);

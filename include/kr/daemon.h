@@ -15,6 +15,7 @@
 
 typedef struct kr_intake kr_intake_t;
 typedef struct kr_respond kr_respond_t;
+typedef struct kr_pager kr_pager_t;
 
 /* A module's part of a journal snapshot (compaction): adds records its replay restores. */
 typedef int (*kr_snapshot_fn)(kr_journal_snapshot_t *snap, void *arg);
@@ -29,6 +30,7 @@ typedef struct kr_daemon {
     kr_idset_t *seen;            /* event ids already accepted (dedupe) */
     kr_intake_t *intake;         /* webhook intake context (intake.c) */
     kr_respond_t *respond;       /* rules, incidents, action runs (respond.c) */
+    kr_pager_t *pager;           /* receivers, page outbox, follow-ups (actions/pager.c) */
 
     json_t *unprocessed;         /* during replay: events after the last "processed" record */
     json_t **recent;             /* ring of the last cfg->events_keep events (owned refs) */

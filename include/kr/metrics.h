@@ -24,7 +24,12 @@
     X(incidents, gauge, "Incidents by state.")                                                  \
     X(incident_transitions_total, counter, "Incident state transitions, by state entered.")     \
     X(actions_total, counter, "Actions dispatched, by kind and result.")                        \
-    X(uptime_seconds, gauge, "Seconds since the daemon started.")
+    X(uptime_seconds, gauge, "Seconds since the daemon started.")                               \
+    X(pages_sent_total, counter, "Page messages delivered (2xx answer), by receiver.")          \
+    X(pages_retried_total, counter, "Page delivery attempts that failed and will be retried (429, 5xx, transport), by receiver.") \
+    X(pages_failed_total, counter, "Page messages given up, by receiver and reason (rejected: 4xx, expired: outbox.max_age, receiver, error).") \
+    X(outbox_depth, gauge, "Page messages not yet delivered, by receiver.")                     \
+    X(outbox_oldest_age_seconds, gauge, "Age of the oldest undelivered page message, by receiver.")
 
 typedef enum {
 #define KR_METRIC_ENUM(name, type, help) KR_M_##name,

@@ -11,6 +11,7 @@
 #include "kr/cli.h"
 #include "kr/config.h"
 #include "kr/err.h"
+#include "kr/pager.h"
 #include "kr/rules.h"
 #include "kr/units.h"
 
@@ -90,6 +91,18 @@ static const cfg_key_t keys[] = {
       "Kafka clusters: name, zookeeper, bootstrap_servers, stacks, inventory, guards (see the clusters section)." },
     { "receivers", CFG_LIST, OFF(receivers), NULL, 0, 0,
       "Page receivers: name plus one of slack, pagerduty, webhook (see the receivers section)." },
+    { "outbox.max_age", CFG_DURATION, OFF(outbox_max_age_ms), "24h", 1000, 30LL * 86400000,
+      "A page not delivered within this (receiver down, 429/5xx answers) is given up and reported." },
+    { "outbox.retry_min", CFG_DURATION, OFF(outbox_retry_min_ms), "1s", 10, 3600000,
+      "First retry delay of a page; it doubles per failed attempt (with jitter) up to outbox.retry_max. A Retry-After answer overrides it." },
+    { "outbox.retry_max", CFG_DURATION, OFF(outbox_retry_max_ms), "5m", 10, 86400000,
+      "Longest delay between two delivery attempts of a page." },
+    { "outbox.timeout", CFG_DURATION, OFF(outbox_timeout_ms), "10s", 100, 600000,
+      "Time limit of one delivery attempt (a receiver that never answers is retried after this)." },
+    { "outbox.followup_interval", CFG_DURATION, OFF(outbox_followup_interval_ms), "1m", 0, 86400000,
+      "Progress follow-ups of one incident (batch n of m) are sent at most this often; state changes (started, done, failed) go at once." },
+    { "public_url", CFG_STR, OFF(public_url), NULL, 0, 0,
+      "Base URL where operators reach this kresponder (e.g. https://kresponder.example.com); pages link to /v1/incidents/{id}. Unset: no such link." },
 };
 
 static const char *const type_names[] = {
@@ -183,6 +196,55 @@ static int read_secret_file(const char *path, char **out, char *why, size_t whyl
     return *out ? KR_OK : KR_ENOMEM;
 }
 
+/* A secret written as a string, {env: NAME} or {file: PATH} (relative to base_dir; the
+ * first line, trimmed). `what` names the key in messages. */
+static int secret_resolve(const kr_doc_t *doc, const json_t *obj, const char *key, const char *what,
+                          const char *base_dir, char **out, char *err, size_t errlen)
+{
+    char why[512];
+    json_t *v = json_object_get(obj, key);
+    char *val = NULL;
+
+    *out = NULL;
+    if (json_is_string(v)) {
+        val = strdup(json_string_value(v));
+    } else if (json_is_object(v) && json_object_size(v) == 1 &&
+               json_is_string(json_object_get(v, "env"))) {
+        const char *name = json_string_value(json_object_get(v, "env"));
+        const char *e = getenv(name);
+        if (!e || !*e)
+            return kr_doc_member_errf(doc, obj, key, err, errlen,
+                                      "%s: environment variable %s is not set", what, name);
+        val = strdup(e);
+    } else if (json_is_object(v) && json_object_size(v) == 1 &&
+               json_is_string(json_object_get(v, "file"))) {
+        char *p = resolve_path(base_dir, json_string_value(json_object_get(v, "file")));
+        int rc = p ? read_secret_file(p, &val, why, sizeof why) : KR_ENOMEM;
+        free(p);
+        if (rc)
+            return kr_doc_member_errf(doc, obj, key, err, errlen, "%s: %s", what, why);
+    } else {
+        return kr_doc_member_errf(doc, obj, key, err, errlen,
+                                  "%s must be a string, {env: NAME} or {file: PATH}", what);
+    }
+    if (!val)
+        return kr_seterr(err, errlen, KR_ENOMEM, "%s: out of memory", what);
+    *out = val;
+    return KR_OK;
+}
+
+int kr_config_secret(const kr_config_t *cfg, const json_t *obj, const char *key, const char *what,
+                     char **out, char *err, size_t errlen)
+{
+    char *base_dir = dir_of(cfg->path ? cfg->path : ".");
+    int rc;
+    if (!base_dir)
+        return kr_seterr(err, errlen, KR_ENOMEM, "%s: out of memory", what);
+    rc = secret_resolve(cfg->doc, obj, key, what, base_dir, out, err, errlen);
+    free(base_dir);
+    return rc;
+}
+
 static int set_value(kr_config_t *c, const cfg_key_t *k, const kr_doc_t *doc, const json_t *obj,
                      const char *key, json_t *v, const char *base_dir, char *err, size_t errlen)
 {
@@ -208,29 +270,9 @@ static int set_value(kr_config_t *c, const cfg_key_t *k, const kr_doc_t *doc, co
         return *str_field(c, k) ? KR_OK : KR_ENOMEM;
     case CFG_SECRET: {
         char *val = NULL;
-        if (json_is_string(v)) {
-            val = strdup(json_string_value(v));
-        } else if (json_is_object(v) && json_object_size(v) == 1 &&
-                   json_is_string(json_object_get(v, "env"))) {
-            const char *name = json_string_value(json_object_get(v, "env"));
-            const char *e = getenv(name);
-            if (!e || !*e)
-                return kr_doc_member_errf(doc, obj, key, err, errlen,
-                                          "%s: environment variable %s is not set", k->name, name);
-            val = strdup(e);
-        } else if (json_is_object(v) && json_object_size(v) == 1 &&
-                   json_is_string(json_object_get(v, "file"))) {
-            char *p = resolve_path(base_dir, json_string_value(json_object_get(v, "file")));
-            int rc = p ? read_secret_file(p, &val, why, sizeof why) : KR_ENOMEM;
-            free(p);
-            if (rc)
-                return kr_doc_member_errf(doc, obj, key, err, errlen, "%s: %s", k->name, why);
-        } else {
-            return kr_doc_member_errf(doc, obj, key, err, errlen,
-                                      "%s must be a string, {env: NAME} or {file: PATH}", k->name);
-        }
-        if (!val)
-            return KR_ENOMEM;
+        int rc = secret_resolve(doc, obj, key, k->name, base_dir, &val, err, errlen);
+        if (rc)
+            return rc;
         free(*str_field(c, k));
         *str_field(c, k) = val;
         return KR_OK;
@@ -506,6 +548,10 @@ int kr_cmd_check(int argc, char **argv)
             printf("%s: %zu rules in %zu files\n", c->rules_dir, kr_ruleset_count(rs), kr_ruleset_nfiles(rs));
             kr_ruleset_decref(rs);
         }
+    }
+    if (code == 0 && kr_pager_check(c, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        code = 1;
     }
     if (code == 0)
         printf("%s: ok\n", path);

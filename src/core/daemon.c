@@ -21,6 +21,7 @@
 #include "kr/intake.h"
 #include "kr/log.h"
 #include "kr/respond.h"
+#include "kr/pager.h"
 #include "kr/units.h"
 
 /* ---- the accept pipeline ---- */
@@ -192,6 +193,8 @@ static int replay_cb(json_t *rec, void *arg)
     if (kr_respond_replay(d->respond, rec) != KR_OK)
         KR_WARN("daemon", "msg=\"ignoring a malformed journal record\" seq=%lld",
                 (long long)json_integer_value(json_object_get(rec, "seq")));
+    if (kr_pager_replay(d->pager, rec) != 0)
+        KR_WARN("daemon", "msg=\"malformed page record ignored\" kind=%s", json_string_value(json_object_get(rec, "kind")) ?: "-");
     return 0;
 }
 
@@ -317,6 +320,7 @@ static void daemon_free(kr_daemon_t *d)
     kr_intake_free(d->intake);
     kr_respond_free(d->respond);
     kr_http_stop(d);
+    kr_pager_free(d->pager);
     kr_journal_close(d->journal);
     if (d->recent) {
         for (size_t i = 0; i < d->recent_cap; i++)
@@ -351,6 +355,8 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
     d->recent_cap = (size_t)d->cfg->events_keep;
     if (!(d->unprocessed = json_array()))
         return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
+    if (!(d->pager = kr_pager_new(d->base, d->cfg, d->metrics, err, errlen)))
+        return KR_EINVAL;
     /* Open first (it cuts a torn tail), then replay into the modules, then resume: nothing
      * is appended until replay is over. */
     if (!(d->journal = kr_journal_open(d->base, d->cfg->journal_dir, err, errlen)))
@@ -364,6 +370,8 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
         return rc;
     KR_INFO("daemon", "msg=\"journal replayed\" last_seq=%llu events_known=%zu", (unsigned long long)last,
             kr_idset_size(d->seen));
+    if ((rc = kr_pager_start(d, err, errlen)) != 0)
+        return rc;
     kr_respond_resume(d->respond);
     if (json_array_size(d->unprocessed)) {
         /* acknowledged, journaled, but the process died before the rules saw them */
