@@ -16,6 +16,7 @@
 typedef struct kr_intake kr_intake_t;
 typedef struct kr_respond kr_respond_t;
 typedef struct kr_pager kr_pager_t;
+typedef struct kr_streams_marks kr_streams_marks_t;
 
 /* A module's part of a journal snapshot (compaction): adds records its replay restores. */
 typedef int (*kr_snapshot_fn)(kr_journal_snapshot_t *snap, void *arg);
@@ -31,6 +32,7 @@ typedef struct kr_daemon {
     kr_intake_t *intake;         /* webhook intake context (intake.c) */
     kr_respond_t *respond;       /* rules, incidents, action runs (respond.c) */
     kr_pager_t *pager;           /* receivers, page outbox, follow-ups (actions/pager.c) */
+    kr_streams_marks_t *streams; /* Kafka Streams reset marks (actions/streams_marks.c) */
 
     json_t *unprocessed;         /* during replay: events after the last "processed" record */
     json_t **recent;             /* ring of the last cfg->events_keep events (owned refs) */

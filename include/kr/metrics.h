@@ -29,7 +29,9 @@
     X(pages_retried_total, counter, "Page delivery attempts that failed and will be retried (429, 5xx, transport), by receiver.") \
     X(pages_failed_total, counter, "Page messages given up, by receiver and reason (rejected: 4xx, expired: outbox.max_age, receiver, error).") \
     X(outbox_depth, gauge, "Page messages not yet delivered, by receiver.")                     \
-    X(outbox_oldest_age_seconds, gauge, "Age of the oldest undelivered page message, by receiver.")
+    X(outbox_oldest_age_seconds, gauge, "Age of the oldest undelivered page message, by receiver.") \
+    X(streams_marks, gauge, "Kafka Streams reset marks, by state.")                             \
+    X(streams_resets_total, counter, "Kafka Streams reset marks settled, by result (done, dry_run, failed, cancelled).")
 
 typedef enum {
 #define KR_METRIC_ENUM(name, type, help) KR_M_##name,

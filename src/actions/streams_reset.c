@@ -1,12 +1,22 @@
 /* actions/streams_reset.c: the `mark_streams_reset` action: record that Kafka Streams
  * applications must be reset to a point in time, page their owners, and reset them once
- * their consumer group has no members. */
+ * their consumer group has no members (the marks live in actions/streams_marks.c); plus
+ * the daemon's wiring of the marks: GET /v1/streams-resets and the journal snapshot. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
 #include "kr/action.h"
+#include "kr/daemon.h"
 #include "kr/err.h"
+#include "kr/http.h"
+#include "kr/pager.h"
 #include "kr/params.h"
+#include "kr/runs.h"
+#include "kr/streams_marks.h"
 #include "kr/units.h"
 
 /* incident | incident-<duration> | RFC 3339 | earliest | latest */
@@ -40,9 +50,107 @@ static int mark_validate(const json_t *params, const kr_doc_t *doc, char *err, s
     return KR_OK;
 }
 
+static int mark_start(kr_run_t *run, void *ctx, char *err, size_t errlen)
+{
+    kr_daemon_t *d = ctx;
+    if (!d || !d->streams)
+        return kr_seterr(err, errlen, KR_ESTATE, "Streams reset marks are not set up in this process");
+    return kr_streams_marks_start(d->streams, run, err, errlen);
+}
+
+static void mark_cancel(kr_run_t *run, void *ctx)
+{
+    kr_daemon_t *d = ctx;
+    if (d && d->streams)
+        kr_streams_marks_cancel(d->streams, run);
+    else
+        kr_run_finish(run, KR_ESTATE, "cancelled by operator");
+}
+
+static int mark_resume(kr_run_t *run, void *ctx, char *err, size_t errlen)
+{
+    kr_daemon_t *d = ctx;
+    if (!d || !d->streams)
+        return kr_seterr(err, errlen, KR_ESTATE, "Streams reset marks are not set up in this process");
+    return kr_streams_marks_resume(d->streams, run, err, errlen);
+}
+
 const kr_action_kind_t kr_action_mark_streams_reset = {
     .name = "mark_streams_reset",
     .validate = mark_validate,
     .kafka_changing = 1,
     .help = "mark Streams apps for reset to a point in time; reset them once stopped",
+    .start = mark_start,
+    .cancel = mark_cancel,
+    .resume = mark_resume,
 };
+
+/* ---- daemon wiring ---- */
+
+/* GET /v1/streams-resets[?cluster=&app=&state=] and GET /v1/streams-resets/{id} */
+static void resets_api(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
+{
+    if (rest && *rest) {
+        json_t *one = kr_streams_mark_json(d->streams, rest);
+        if (!one)
+            kr_http_reply_error(d, req, "/v1/streams-resets/{id}", 404, "no Streams reset mark %s", rest);
+        else
+            kr_http_reply_json(d, req, "/v1/streams-resets/{id}", 200, one);
+        return;
+    }
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    const char *cluster = NULL, *app = NULL, *state = NULL;
+    int parsed = query && evhttp_parse_query_str(query, &q) == 0;
+    if (parsed) {
+        cluster = evhttp_find_header(&q, "cluster");
+        app = evhttp_find_header(&q, "app");
+        state = evhttp_find_header(&q, "state");
+    }
+    json_t *list = kr_streams_marks_json(d->streams, cluster, app, state);
+    if (parsed)
+        evhttp_clear_headers(&q);
+    if (!list) {
+        kr_http_reply_error(d, req, "/v1/streams-resets", 500, "out of memory");
+        return;
+    }
+    kr_http_reply_json(d, req, "/v1/streams-resets", 200, json_pack("{s:o}", "resets", list));
+}
+
+static int snapshot_emit(json_t *rec, void *arg)
+{
+    return kr_journal_snapshot_add(arg, rec);
+}
+
+static int snapshot_cb(kr_journal_snapshot_t *snap, void *arg)
+{
+    kr_daemon_t *d = arg;
+    return kr_streams_marks_snapshot(d->streams, snapshot_emit, snap);
+}
+
+/* The owners' page goes through the daemon's pager (durable outbox, follow-ups). */
+static int page_hook(const char *page_id, const char *incident_id, const json_t *params,
+                     const json_t *event, void *arg, char *err, size_t errlen)
+{
+    kr_daemon_t *d = arg;
+    if (!d->pager)
+        return kr_seterr(err, errlen, KR_ESTATE, "no pager in this process");
+    return kr_pager_page(d->pager, page_id, incident_id, params, event, err, errlen);
+}
+
+int kr_streams_daemon_init(struct kr_daemon *d, char *err, size_t errlen)
+{
+    kr_streams_hooks_t hooks = { .page = page_hook, .arg = d };
+    int rc;
+    if ((rc = kr_streams_apps_check(d->cfg, err, errlen)) != KR_OK)
+        return rc;
+    if (!(d->streams = kr_streams_marks_new(d->base, d->cfg, d->journal, d->metrics)))
+        return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
+    kr_streams_marks_set_hooks(d->streams, &hooks);
+    if (kr_http_route(d, EVHTTP_REQ_GET, "/v1/streams-resets", "/v1/streams-resets", resets_api) ||
+        kr_http_route(d, EVHTTP_REQ_GET, "/v1/streams-resets/", "/v1/streams-resets/{id}", resets_api))
+        return kr_seterr(err, errlen, KR_EINVAL, "cannot register /v1/streams-resets");
+    if (kr_daemon_add_snapshot(d, snapshot_cb, d) != KR_OK)
+        return kr_seterr(err, errlen, KR_ENOMEM, "too many snapshot writers");
+    return KR_OK;
+}

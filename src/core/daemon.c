@@ -22,6 +22,7 @@
 #include "kr/log.h"
 #include "kr/respond.h"
 #include "kr/pager.h"
+#include "kr/streams_marks.h"
 #include "kr/units.h"
 
 /* ---- the accept pipeline ---- */
@@ -185,6 +186,12 @@ static int replay_cb(json_t *rec, void *arg)
     }
     if (kind && strncmp(kind, "snapshot.", 9) == 0)
         return 0;
+    if (kind && strncmp(kind, "streams.", 8) == 0) {
+        if (kr_streams_marks_replay(d->streams, rec) != KR_OK)
+            KR_WARN("daemon", "msg=\"ignoring a malformed streams record\" seq=%lld",
+                    (long long)json_integer_value(json_object_get(rec, "seq")));
+        return 0;
+    }
     if (kind && strcmp(kind, "processed") == 0) {
         /* events are processed in journal order: everything so far went through the rules */
         json_array_clear(d->unprocessed);
@@ -319,6 +326,7 @@ static void daemon_free(kr_daemon_t *d)
         return;
     kr_intake_free(d->intake);
     kr_respond_free(d->respond);
+    kr_streams_marks_free(d->streams);
     kr_http_stop(d);
     kr_pager_free(d->pager);
     kr_journal_close(d->journal);
@@ -366,6 +374,8 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
         return rc;
     if (!(d->respond = kr_respond_new(d, err, errlen)))
         return KR_EINVAL;
+    if ((rc = kr_streams_daemon_init(d, err, errlen)) != 0)
+        return rc;
     if ((rc = kr_journal_replay(d->cfg->journal_dir, replay_cb, d, &last, &torn, err, errlen)) != 0)
         return rc;
     KR_INFO("daemon", "msg=\"journal replayed\" last_seq=%llu events_known=%zu", (unsigned long long)last,
