@@ -12,6 +12,7 @@
 #include "kr/config.h"
 #include "kr/err.h"
 #include "kr/pager.h"
+#include "kr/streams_marks.h"
 #include "kr/rules.h"
 #include "kr/units.h"
 
@@ -550,6 +551,10 @@ int kr_cmd_check(int argc, char **argv)
         }
     }
     if (code == 0 && kr_pager_check(c, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        code = 1;
+    }
+    if (code == 0 && kr_streams_apps_check(c, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         code = 1;
     }
