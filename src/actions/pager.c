@@ -1215,6 +1215,14 @@ void kr_pager_run_changed(kr_pager_t *p, const char *incident_id, const char *ki
                 word = words[i].word;
         if (!word)
             return; /* queued: nothing to tell yet */
+        /* a run often reports its outcome as progress, then finishes with the same words:
+         * say it once */
+        size_t n = json_array_size(e->updates);
+        if (n && message && *message) {
+            snprintf(line, sizeof line, "%s: %.500s", kind, message);
+            if (strcmp(json_string_value(json_array_get(e->updates, n - 1)), line) == 0)
+                json_array_remove(e->updates, n - 1);
+        }
         snprintf(line, sizeof line, "%s %s%s%.500s", kind, word, message && *message ? ": " : "",
                  message ? message : "");
         json_array_append_new(e->updates, json_string(line));
