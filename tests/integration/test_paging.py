@@ -170,7 +170,8 @@ def trigger_followup_resolve_bodies():
                       for f in os.listdir(os.path.join(d.dir, "journal")) if f.startswith("journal-"))
     t.ok('"outbox.add"' in journal and '"outbox.sent"' in journal, "messages are journaled and marked sent")
     t.ok(ROUTING_KEY not in journal and "/services/T0/B0/XXXX" not in journal, "no secret in the journal")
-    d.stop()
+    t.eq(d.stop(), 0, "the daemon stops cleanly (under ASan: no leak, no error)")
+    t.ok(not [l for l in d.log() if "Sanitizer" in l or "runtime error" in l], "no sanitizer report")
     rs.stop()
     rp.stop()
 
@@ -231,7 +232,7 @@ def receiver_down_then_up_and_restart_with_full_outbox():
     t.ok(krzk.wait_until(lambda: d.metric("pages_retried_total", 'receiver="oncall"') >= 2, krzk.tmout(5)),
          "and are retried")
     t.ok(d.metric("outbox_oldest_age_seconds", 'receiver="oncall"') > 0, "the oldest one's age is exported")
-    d.stop()  # a restart with a full outbox
+    t.eq(d.stop(), 0, "stops cleanly with a full outbox and attempts in flight")  # a restart with a full outbox
     d = start([slack("oncall", url)], rules(["oncall"]), directory=directory)
     for i, n in enumerate(names[2:]):
         post(d, alarm(n, "down-%d" % (i + 2)))
@@ -246,7 +247,7 @@ def receiver_down_then_up_and_restart_with_full_outbox():
     d = start([slack("oncall", url)], rules(["oncall"]), directory=directory)
     time.sleep(1.0)
     t.eq(len(r.requests()), 4, "another restart sends nothing twice")
-    d.stop()
+    t.eq(d.stop(), 0, "the daemon stops cleanly")
     r.stop()
 
 
@@ -263,7 +264,7 @@ def hanging_receiver_does_not_slow_the_intake():
          "the hung attempt timed out and is retried")
     code, _, _ = d.request("GET", "/healthz", timeout=1)
     t.eq(code, 200, "the daemon answers")
-    d.stop()
+    t.eq(d.stop(), 0, "and stops cleanly with a request hanging")
     r.stop()
 
 

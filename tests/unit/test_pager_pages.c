@@ -48,7 +48,7 @@ KR_TEST(golden_pages)
         size_t l = strlen(de->d_name);
         if (l < 11 || strcmp(de->d_name + l - 10, ".page.json") != 0)
             continue;
-        char name[200], rel[256];
+        char name[300], rel[300];
         snprintf(name, sizeof name, "%.*s", (int)(l - 10), de->d_name);
         snprintf(rel, sizeof rel, "tests/golden/pages/%s", de->d_name);
         json_t *page = load(rel);
