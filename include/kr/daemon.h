@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "kr/cluster.h"
 #include "kr/config.h"
 #include "kr/idset.h"
 #include "kr/journal.h"
@@ -33,6 +34,7 @@ typedef struct kr_daemon {
     kr_respond_t *respond;       /* rules, incidents, action runs (respond.c) */
     kr_pager_t *pager;           /* receivers, page outbox, follow-ups (actions/pager.c) */
     kr_streams_marks_t *streams; /* Kafka Streams reset marks (actions/streams_marks.c) */
+    kr_clusters_t *clusters;     /* ZooKeeper sessions and cluster models (cluster.c) */
 
     json_t *unprocessed;         /* during replay: events after the last "processed" record */
     json_t **recent;             /* ring of the last cfg->events_keep events (owned refs) */

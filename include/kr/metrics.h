@@ -31,7 +31,12 @@
     X(outbox_depth, gauge, "Page messages not yet delivered, by receiver.")                     \
     X(outbox_oldest_age_seconds, gauge, "Age of the oldest undelivered page message, by receiver.") \
     X(streams_marks, gauge, "Kafka Streams reset marks, by state.")                             \
-    X(streams_resets_total, counter, "Kafka Streams reset marks settled, by result (done, dry_run, failed, cancelled).")
+    X(streams_resets_total, counter, "Kafka Streams reset marks settled, by result (done, dry_run, failed, cancelled).") \
+    X(cluster_session_state, gauge, "1 for the current state of each cluster's ZooKeeper session.") \
+    X(cluster_brokers_alive, gauge, "Brokers registered in /brokers/ids, by cluster.")          \
+    X(cluster_broker_events_total, counter, "broker.left and broker.joined events, by cluster.") \
+    X(cluster_session_expiries_total, counter, "Expiries of kresponder's own ZooKeeper session.") \
+    X(cluster_model_load_seconds, gauge, "Duration of the last full read of a cluster's model.")
 
 typedef enum {
 #define KR_METRIC_ENUM(name, type, help) KR_M_##name,

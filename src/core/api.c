@@ -37,6 +37,11 @@ static void readyz(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
         ready = 0;
         json_object_set_new(checks, "journal", json_string(kr_journal_error(d->journal)));
     }
+    if (kr_clusters_count(d->clusters)) {
+        int up;
+        json_object_set_new(checks, "zookeeper", kr_clusters_readiness(d->clusters, &up));
+        ready &= up;
+    }
     kr_http_reply_json(d, req, "/readyz", ready ? 200 : 503,
                        json_pack("{s:b,s:o}", "ready", ready, "checks", checks));
 }

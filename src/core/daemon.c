@@ -161,6 +161,12 @@ int kr_daemon_accept(kr_daemon_t *d, const json_t *events, kr_accept_done_cb don
     return KR_OK;
 }
 
+/* Broker and session events of the cluster module enter the same pipeline as webhooks. */
+static int cluster_emit(const json_t *events, void *arg)
+{
+    return kr_daemon_accept(arg, events, NULL, NULL);
+}
+
 /* ---- replay ---- */
 
 static int replay_cb(json_t *rec, void *arg)
@@ -329,6 +335,7 @@ static void daemon_free(kr_daemon_t *d)
     kr_streams_marks_free(d->streams);
     kr_http_stop(d);
     kr_pager_free(d->pager);
+    kr_clusters_free(d->clusters);
     kr_journal_close(d->journal);
     if (d->recent) {
         for (size_t i = 0; i < d->recent_cap; i++)
@@ -370,7 +377,9 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
     if (!(d->journal = kr_journal_open(d->base, d->cfg->journal_dir, err, errlen)))
         return KR_EIO;
     kr_journal_set_segment_size(d->journal, d->cfg->journal_segment_size);
-    if ((rc = kr_api_register(d, err, errlen)) != 0)
+    if (!(d->clusters = kr_clusters_new(d->base, d->cfg, d->metrics, cluster_emit, d, err, errlen)))
+        return KR_EINVAL;
+    if ((rc = kr_api_register(d, err, errlen)) != 0 || (rc = kr_clusters_routes(d, err, errlen)) != 0)
         return rc;
     if (!(d->respond = kr_respond_new(d, err, errlen)))
         return KR_EINVAL;
@@ -406,6 +415,8 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
         event_add(d->compact_timer, &every) != 0)
         return kr_seterr(err, errlen, KR_ENOMEM, "cannot start the compaction timer");
     compact_timer_cb(-1, 0, d);
+    if ((rc = kr_clusters_start(d->clusters, err, errlen)) != 0)
+        return rc;
     d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
     d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
     d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);
