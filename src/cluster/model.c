@@ -444,6 +444,11 @@ static int alive(const kr_model_t *m, int id)
     return b && b->alive;
 }
 
+static int topic_cmp(const void *a, const void *b)
+{
+    return strcmp((*(topic_t *const *)a)->name, (*(topic_t *const *)b)->name);
+}
+
 /* Topics sorted by name (borrowed pointers), for stable iteration. */
 static topic_t **topics_sorted(const kr_model_t *m)
 {
@@ -454,7 +459,7 @@ static topic_t **topics_sorted(const kr_model_t *m)
     for (size_t b = 0; b < m->n_buckets; b++)
         for (topic_t *t = m->buckets[b]; t; t = t->next)
             v[k++] = t;
-    qsort(v, k, sizeof *v, str_cmp); /* name is the first member */
+    qsort(v, k, sizeof *v, topic_cmp);
     v[k] = NULL;
     return v;
 }
