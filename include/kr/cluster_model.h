@@ -64,6 +64,21 @@ int kr_model_state_set(kr_model_t *m, const char *topic, int partition,
 void kr_model_set_controller(kr_model_t *m, int broker_id); /* -1: none */
 int kr_model_controller(const kr_model_t *m);
 
+/* ---- partitions to read again --------------------------------------------------- */
+
+typedef struct {
+    const char *topic;    /* borrowed: valid until the topic changes */
+    int partition;
+} kr_model_tp_t;
+
+/* Marks one partition's state as to be read again (KR_ENOTFOUND if unknown). */
+int kr_model_mark_stale(kr_model_t *m, const char *topic, int partition);
+/* Marks every partition with a replica on the broker; returns how many were new. */
+size_t kr_model_mark_broker_stale(kr_model_t *m, int broker_id);
+size_t kr_model_stale_count(const kr_model_t *m);
+/* Takes up to max stale partitions (their marks are cleared) into out; returns how many. */
+size_t kr_model_take_stale(kr_model_t *m, kr_model_tp_t *out, size_t max);
+
 /* ---- queries ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -75,6 +90,7 @@ typedef struct {
 } kr_model_counts_t;
 
 void kr_model_counts(const kr_model_t *m, kr_model_counts_t *out);
+size_t kr_model_brokers_alive(const kr_model_t *m); /* cheap: no partition scan */
 
 int kr_model_foreach_broker(const kr_model_t *m, int (*fn)(const kr_broker_info_t *b, void *arg),
                             void *arg);

@@ -24,6 +24,8 @@
 
 #define EVENT_LIST_MAX 100     /* partitions listed per list in a broker event */
 #define STALE_DELAY_MS 1500    /* re-read of partition states after a broker change */
+#define STALE_WINDOW 256       /* state re-reads in flight at most: a watch's re-list queued
+                                * behind them waits for 256 answers, not 24,000 */
 
 struct refresh {
     kr_cluster_t *c;
@@ -35,6 +37,7 @@ struct refresh {
 };
 
 static void load_ids(kr_cluster_t *c, int in_load);
+static void stale_pump(kr_cluster_t *c);
 static void load_topics(kr_cluster_t *c, int in_load);
 static void load_controller(kr_cluster_t *c, int in_load);
 
@@ -49,13 +52,11 @@ static void labels_of(const kr_cluster_t *c, char *buf, size_t len)
 static void update_gauges(kr_cluster_t *c)
 {
     kr_metrics_t *mt = c->owner->metrics;
-    kr_model_counts_t n;
     char l[200];
     if (!mt)
         return;
     labels_of(c, l, sizeof l);
-    kr_model_counts(c->model, &n);
-    kr_metrics_set(mt, KR_M_cluster_brokers_alive, l, (double)n.brokers_alive);
+    kr_metrics_set(mt, KR_M_cluster_brokers_alive, l, (double)kr_model_brokers_alive(c->model));
 }
 
 void kr_cluster_on_state(kr_cluster_t *c)
@@ -129,38 +130,13 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void mark_stale(kr_cluster_t *c, const char *topic)
+/* Partition states marked stale are read again STALE_DELAY_MS later (the controller
+ * needs that long to move leaders and shrink ISRs), STALE_WINDOW at a time. */
+static void stale_soon(kr_cluster_t *c)
 {
     struct timeval tv = { STALE_DELAY_MS / 1000, (STALE_DELAY_MS % 1000) * 1000 };
-    for (size_t i = 0; i < c->n_stale; i++)
-        if (strcmp(c->stale_topics[i], topic) == 0)
-            return;
-    if (c->n_stale == c->cap_stale) {
-        size_t cap = c->cap_stale ? c->cap_stale * 2 : 64;
-        char **v = realloc(c->stale_topics, cap * sizeof *v);
-        if (!v)
-            return;
-        c->stale_topics = v;
-        c->cap_stale = cap;
-    }
-    if (!(c->stale_topics[c->n_stale] = strdup(topic)))
-        return;
-    c->n_stale++;
-    if (!evtimer_pending(c->stale_timer, NULL))
+    if (kr_model_stale_count(c->model) && !evtimer_pending(c->stale_timer, NULL))
         evtimer_add(c->stale_timer, &tv);
-}
-
-static int mark_broker_topics(const kr_partition_info_t *p, void *arg)
-{
-    void **a = arg;
-    kr_cluster_t *c = a[0];
-    int id = *(int *)a[1];
-    for (size_t i = 0; i < p->n_replicas; i++)
-        if (p->replicas[i] == id) {
-            mark_stale(c, p->topic);
-            break;
-        }
-    return 0;
 }
 
 static void broker_changed(kr_model_change_t kind, const kr_broker_info_t *b, void *arg)
@@ -169,7 +145,6 @@ static void broker_changed(kr_model_change_t kind, const kr_broker_info_t *b, vo
     kr_broker_info_t info = *b;
     char l[256], base[200];
     int id = b->id;
-    void *a[2] = { c, &id };
 
     if (kind == KR_MODEL_JOINED && !c->ever_synced)
         return; /* the first read of the cluster: nothing joined, we just learnt of it */
@@ -187,7 +162,8 @@ static void broker_changed(kr_model_change_t kind, const kr_broker_info_t *b, vo
         kr_metrics_add(c->owner->metrics, KR_M_cluster_broker_events_total, l, 1);
     }
     /* the controller moves leaders and shrinks ISRs now: read those states again soon */
-    kr_model_foreach_partition(c->model, mark_broker_topics, a);
+    kr_model_mark_broker_stale(c->model, id);
+    stale_soon(c);
 }
 
 void kr_cluster_on_expired(kr_cluster_t *c)
@@ -377,8 +353,13 @@ static void state_result(kr_cluster_t *c, kr_zk_op_t *op, const kr_zk_msg_t *m)
             KR_WARN("cluster", "msg=\"cannot decode a partition state\" cluster=%s topic=%s "
                     "partition=%d error=\"%s\"", c->cfg.name, op->name, op->id, err);
         }
-    } else if (m->zrc == ZNONODE && kr_model_topic_exists(c->model, op->name)) {
-        mark_stale(c, op->name); /* the controller has not written it yet */
+    } else if (m->zrc == ZNONODE && kr_model_mark_stale(c->model, op->name, op->id) == KR_OK) {
+        stale_soon(c); /* the controller has not written it yet */
+    }
+    if (op->tag == OP_STATE_STALE) {
+        c->stale_inflight--;
+        if (c->stale_due)
+            stale_pump(c);
     }
     if (op->arg)
         refresh_answered(c, op->arg, m->zrc == ZOK || m->zrc == ZNONODE ? KR_OK : kr_zk_rc(m->zrc));
@@ -413,17 +394,42 @@ static size_t read_states(kr_cluster_t *c, const char *topic, int in_load, struc
     return sent;
 }
 
+static void stale_pump(kr_cluster_t *c)
+{
+    kr_model_tp_t tp[64];
+    while (c->zh && c->stale_inflight < STALE_WINDOW) {
+        size_t want = STALE_WINDOW - c->stale_inflight, n;
+        n = kr_model_take_stale(c->model, tp, want < 64 ? want : 64);
+        if (!n) {
+            c->stale_due = 0;
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char path[400];
+            kr_zk_op_t *op = kr_zk_op_new(state_result, NULL, OP_STATE_STALE);
+            if (!op || !(op->name = strdup(tp[i].topic))) {
+                kr_zk_op_free(op);
+                continue;
+            }
+            op->id = tp[i].partition;
+            snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", tp[i].topic,
+                     tp[i].partition);
+            if (kr_zk_get(c, path, op) != KR_OK) {
+                kr_zk_op_free(op);
+                continue;
+            }
+            c->stale_inflight++;
+        }
+    }
+}
+
 static void stale_cb(evutil_socket_t fd, short what, void *arg)
 {
     kr_cluster_t *c = arg;
     (void)fd;
     (void)what;
-    for (size_t i = 0; i < c->n_stale; i++) {
-        if (c->zh)
-            read_states(c, c->stale_topics[i], 0, NULL);
-        free(c->stale_topics[i]);
-    }
-    c->n_stale = 0;
+    c->stale_due = 1;
+    stale_pump(c);
 }
 
 /* topics */
@@ -578,9 +584,6 @@ static void cluster_free(kr_cluster_t *c)
         event_free(c->reopen_timer);
     if (c->stale_timer)
         event_free(c->stale_timer);
-    for (size_t i = 0; i < c->n_stale; i++)
-        free(c->stale_topics[i]);
-    free(c->stale_topics);
     json_decref(c->pending_events);
     kr_model_free(c->model);
     kr_cluster_cfg_deinit(&c->cfg);

@@ -109,7 +109,7 @@ struct kr_zk_op {
 
 /* Internal request kinds (op->tag). */
 enum {
-    OP_USER = 0, OP_IDS, OP_BROKER, OP_TOPICS, OP_TOPIC, OP_STATE, OP_CONTROLLER,
+    OP_USER = 0, OP_IDS, OP_BROKER, OP_TOPICS, OP_TOPIC, OP_STATE, OP_STATE_STALE, OP_CONTROLLER,
     OP_CONTROLLER_EXISTS,
 };
 
@@ -138,8 +138,8 @@ struct kr_cluster {
     size_t state_refresh_pending;
     struct refresh *refreshes;   /* kr_cluster_refresh_states waiters */
     struct event *stale_timer;   /* delayed re-read of the states a broker change touched */
-    char **stale_topics;
-    size_t n_stale, cap_stale;
+    int stale_due;               /* the delay is over: keep the window full */
+    size_t stale_inflight;       /* stale re-reads in flight */
 
     /* events */
     json_t *pending_events;      /* events the sink refused, offered again */

@@ -24,6 +24,7 @@ typedef struct {
     int leader;
     kr_zk_ids_t isr;
     int known;
+    int stale;              /* to be read again (kr_model_take_stale) */
 } pstate_t;
 
 typedef struct topic {
@@ -40,6 +41,7 @@ struct kr_model {
 
     topic_t **buckets;
     size_t n_buckets, n_topics;
+    size_t n_stale;         /* partitions marked stale */
     int controller;
 };
 
@@ -54,6 +56,14 @@ static unsigned name_hash(const char *s)
 }
 
 static void pstate_deinit(pstate_t *s) { kr_zk_ids_deinit(&s->isr); }
+
+static size_t topic_stale(const topic_t *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->t.n_partitions; i++)
+        n += t->states[i].stale != 0;
+    return n;
+}
 
 static void topic_free(topic_t *t)
 {
@@ -338,6 +348,7 @@ int kr_model_topic_set(kr_model_t *m, const char *name, kr_zk_topic_t *zt)
         }
     }
     if (old) {
+        m->n_stale -= topic_stale(old); /* flags of the partitions that are gone */
         for (size_t i = 0; i < old->t.n_partitions; i++)
             pstate_deinit(&old->states[i]);
         free(old->states);
@@ -367,6 +378,7 @@ void kr_model_topic_remove(kr_model_t *m, const char *name)
     if (!t)
         return;
     *slot = t->next;
+    m->n_stale -= topic_stale(t);
     topic_free(t);
     m->n_topics--;
 }
@@ -395,6 +407,7 @@ void kr_model_topics_retain(kr_model_t *m, char *const *names, size_t n)
             topic_t *t = *p;
             if (!bsearch(&t->name, sorted, n, sizeof *sorted, str_cmp)) {
                 *p = t->next;
+                m->n_stale -= topic_stale(t);
                 topic_free(t);
                 m->n_topics--;
             } else {
@@ -436,7 +449,62 @@ int kr_model_state_set(kr_model_t *m, const char *topic, int partition,
 void kr_model_set_controller(kr_model_t *m, int broker_id) { m->controller = broker_id; }
 int kr_model_controller(const kr_model_t *m) { return m->controller; }
 
+/* ---- partitions to read again ---- */
+
+int kr_model_mark_stale(kr_model_t *m, const char *topic, int partition)
+{
+    topic_t *t = *topic_slot(m, topic);
+    pstate_t *s = t ? state_of(t, partition) : NULL;
+    if (!s)
+        return KR_ENOTFOUND;
+    if (!s->stale) {
+        s->stale = 1;
+        m->n_stale++;
+    }
+    return KR_OK;
+}
+
+size_t kr_model_mark_broker_stale(kr_model_t *m, int broker_id)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < m->n_buckets; b++)
+        for (topic_t *t = m->buckets[b]; t; t = t->next)
+            for (size_t p = 0; p < t->t.n_partitions; p++)
+                if (!t->states[p].stale && kr_zk_ids_contains(&t->t.partitions[p].replicas, broker_id)) {
+                    t->states[p].stale = 1;
+                    m->n_stale++;
+                    n++;
+                }
+    return n;
+}
+
+size_t kr_model_stale_count(const kr_model_t *m) { return m->n_stale; }
+
+size_t kr_model_take_stale(kr_model_t *m, kr_model_tp_t *out, size_t max)
+{
+    size_t k = 0;
+    for (size_t b = 0; b < m->n_buckets && k < max && m->n_stale; b++)
+        for (topic_t *t = m->buckets[b]; t && k < max; t = t->next)
+            for (size_t p = 0; p < t->t.n_partitions && k < max; p++)
+                if (t->states[p].stale) {
+                    t->states[p].stale = 0;
+                    m->n_stale--;
+                    out[k].topic = t->name;
+                    out[k].partition = t->t.partitions[p].partition;
+                    k++;
+                }
+    return k;
+}
+
 /* ---- queries ---- */
+
+size_t kr_model_brokers_alive(const kr_model_t *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_brokers; i++)
+        n += m->brokers[i].alive;
+    return n;
+}
 
 static int alive(const kr_model_t *m, int id)
 {
@@ -605,10 +673,45 @@ int kr_model_broker_by_host(const kr_model_t *m, const char *host)
 
 /* ---- events ---- */
 
-static int add_tp(json_t *list, const char *topic, int partition)
+typedef struct {
+    kr_model_tp_t *v;
+    size_t n, cap;
+} tps_t;
+
+static int tps_add(tps_t *l, const char *topic, int partition)
 {
-    return json_array_append_new(list, json_pack("{s:s,s:i}", "topic", topic, "partition",
-                                                 partition));
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        kr_model_tp_t *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->v[l->n].topic = topic;
+    l->v[l->n++].partition = partition;
+    return 0;
+}
+
+static int tp_cmp(const void *a, const void *b)
+{
+    const kr_model_tp_t *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* The first `max` of a list in (topic, partition) order, as JSON. */
+static json_t *tps_json(tps_t *l, size_t max)
+{
+    json_t *a = json_array();
+    qsort(l->v, l->n, sizeof *l->v, tp_cmp);
+    for (size_t i = 0; a && i < l->n && i < max; i++)
+        if (json_array_append_new(a, json_pack("{s:s,s:i}", "topic", l->v[i].topic, "partition",
+                                               l->v[i].partition))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
 }
 
 json_t *kr_model_broker_event(const kr_model_t *m, const char *cluster, kr_model_change_t kind,
@@ -616,34 +719,22 @@ json_t *kr_model_broker_event(const kr_model_t *m, const char *cluster, kr_model
 {
     char id[256];
     int left = kind == KR_MODEL_LEFT;
-    size_t led = 0, held = 0;
-    int truncated = 0;
-    topic_t **v = NULL;
-    json_t *ev = NULL, *broker, *led_list = json_array(), *held_list = json_array();
+    tps_t led = { 0 }, held = { 0 };
+    json_t *ev = NULL, *broker, *led_list = NULL, *held_list = NULL;
 
-    if (!led_list || !held_list || !(v = topics_sorted(m)))
+    /* one pass over every partition; only the matches are sorted */
+    for (size_t k = 0; k < m->n_buckets; k++)
+        for (topic_t *t = m->buckets[k]; t; t = t->next)
+            for (size_t p = 0; p < t->t.n_partitions; p++) {
+                const kr_zk_assignment_t *a = &t->t.partitions[p];
+                if (t->states[p].known && t->states[p].leader == b->id &&
+                    tps_add(&led, t->name, a->partition))
+                    goto err;
+                if (kr_zk_ids_contains(&a->replicas, b->id) && tps_add(&held, t->name, a->partition))
+                    goto err;
+            }
+    if (!(led_list = tps_json(&led, list_max)) || !(held_list = tps_json(&held, list_max)))
         goto err;
-    for (size_t i = 0; v[i]; i++)
-        for (size_t p = 0; p < v[i]->t.n_partitions; p++) {
-            const kr_zk_assignment_t *a = &v[i]->t.partitions[p];
-            const pstate_t *s = &v[i]->states[p];
-            if (s->known && s->leader == b->id) {
-                if (led++ < list_max) {
-                    if (add_tp(led_list, v[i]->name, a->partition))
-                        goto err;
-                } else {
-                    truncated = 1;
-                }
-            }
-            if (kr_zk_ids_contains(&a->replicas, b->id)) {
-                if (held++ < list_max) {
-                    if (add_tp(held_list, v[i]->name, a->partition))
-                        goto err;
-                } else {
-                    truncated = 1;
-                }
-            }
-        }
     snprintf(id, sizeof id, "zk:%s:%lld-%s", cluster, (long long)b->epoch,
              left ? "left" : "joined");
     ev = kr_event_new(id, "zookeeper", left ? "broker.left" : "broker.joined",
@@ -655,20 +746,22 @@ json_t *kr_model_broker_event(const kr_model_t *m, const char *cluster, kr_model
     if (!broker || (b->host && json_object_set_new(broker, "port", json_integer(b->port))) ||
         json_object_set_new(ev, "cluster", json_string(cluster)) ||
         json_object_set_new(ev, "broker", broker) ||
-        json_object_set_new(ev, "partitions_led", json_integer((json_int_t)led)) ||
-        json_object_set_new(ev, "partitions_held", json_integer((json_int_t)held)) ||
+        json_object_set_new(ev, "partitions_led", json_integer((json_int_t)led.n)) ||
+        json_object_set_new(ev, "partitions_held", json_integer((json_int_t)held.n)) ||
         json_object_set_new(ev, "partitions",
                             json_pack("{s:O,s:O,s:b}", "led", led_list, "held", held_list,
-                                      "truncated", truncated)))
+                                      "truncated", led.n > list_max || held.n > list_max)))
         goto err;
     json_decref(led_list);
     json_decref(held_list);
-    free(v);
+    free(led.v);
+    free(held.v);
     return ev;
 err:
     json_decref(ev);
     json_decref(led_list);
     json_decref(held_list);
-    free(v);
+    free(led.v);
+    free(held.v);
     return NULL;
 }
