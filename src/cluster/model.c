@@ -200,12 +200,13 @@ int kr_model_brokers_listed(kr_model_t *m, const int *ids, size_t n, int32_t cve
         free(sorted);
         return KR_ENOMEM;
     }
-    if (n)
+    if (n) {
         memcpy(sorted, ids, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, int_cmp);
+        qsort(sorted, n, sizeof *sorted, int_cmp);
+    }
     for (size_t i = 0; i < m->n_brokers; i++) {
         broker_t *b = &m->brokers[i];
-        if (b->alive && !bsearch(&b->id, sorted, n, sizeof *sorted, int_cmp)) {
+        if (b->alive && (!n || !bsearch(&b->id, sorted, n, sizeof *sorted, int_cmp))) {
             broker_leave(b, now_ms, on_change, arg);
             removed++;
         }
@@ -398,14 +399,15 @@ void kr_model_topics_retain(kr_model_t *m, char *const *names, size_t n)
     char **sorted = n ? malloc(n * sizeof *sorted) : NULL;
     if (n && !sorted)
         return;
-    if (n)
+    if (n) {
         memcpy(sorted, names, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, str_cmp);
+        qsort(sorted, n, sizeof *sorted, str_cmp);
+    }
     for (size_t b = 0; b < m->n_buckets; b++) {
         topic_t **p = &m->buckets[b];
         while (*p) {
             topic_t *t = *p;
-            if (!bsearch(&t->name, sorted, n, sizeof *sorted, str_cmp)) {
+            if (!n || !bsearch(&t->name, sorted, n, sizeof *sorted, str_cmp)) {
                 *p = t->next;
                 m->n_stale -= topic_stale(t);
                 topic_free(t);
@@ -704,7 +706,8 @@ static int tp_cmp(const void *a, const void *b)
 static json_t *tps_json(tps_t *l, size_t max)
 {
     json_t *a = json_array();
-    qsort(l->v, l->n, sizeof *l->v, tp_cmp);
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, tp_cmp);
     for (size_t i = 0; a && i < l->n && i < max; i++)
         if (json_array_append_new(a, json_pack("{s:s,s:i}", "topic", l->v[i].topic, "partition",
                                                l->v[i].partition))) {

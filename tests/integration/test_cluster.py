@@ -277,6 +277,9 @@ def main():
         t.case(fn)
     if D:
         t.eq(D.stop(), 0, "daemon exits 0")
+        if t.failed:
+            print("---- daemon log (last 80 lines)")
+            print("\n".join(D.log()[-80:]))
     t.finish()
 
 
