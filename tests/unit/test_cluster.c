@@ -60,6 +60,22 @@ static const char *with(const char *more)
     return buf;
 }
 
+KR_TEST(example_config_clusters_are_valid)
+{
+    char err[1024] = "";
+    kr_config_t *cfg;
+    setenv("KRESPONDER_EVENTBRIDGE_SECRET", "x", 1);
+    setenv("KRESPONDER_ADMIN_TOKEN", "x", 1);
+    setenv("KRESPONDER_SLACK_WEBHOOK", "https://hooks.slack.com/services/T/B/x", 1);
+    setenv("KRESPONDER_PAGERDUTY_KEY", "x", 1);
+    cfg = kr_config_load(kr_test_path("kresponder.example.yaml"), err, sizeof err);
+    CHECKF(cfg != NULL, "%s", err);
+    if (!cfg)
+        return;
+    CHECKF(kr_clusters_check(cfg, err, sizeof err) == KR_OK, "%s", err);
+    kr_config_free(cfg);
+}
+
 KR_TEST(config_errors_name_the_place)
 {
     static const struct { const char *yaml, *want; } cases[] = {
