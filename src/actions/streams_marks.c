@@ -745,7 +745,7 @@ static void set_state(mark_t *mk, kr_mark_state_t to, const char *f, ...)
 static void settle_run(kr_streams_marks_t *m, const char *run_id)
 {
     kr_run_t *run = NULL;
-    size_t total = 0, done = 0, failed = 0, cancelled = 0, manual = 0;
+    size_t total = 0, failed = 0, cancelled = 0;
     char msg[900] = "";
     size_t off = 0;
     for (size_t i = 0; i < m->n; i++) {
@@ -757,10 +757,8 @@ static void settle_run(kr_streams_marks_t *m, const char *run_id)
         total++;
         if (!settled(mk))
             return;
-        done += mk->state == KR_MARK_DONE;
         failed += mk->state == KR_MARK_FAILED;
         cancelled += mk->state == KR_MARK_CANCELLED;
-        manual += mk->state == KR_MARK_MARKED;
         int w = snprintf(msg + off, sizeof msg - off, "%s%s: %s", off ? "; " : "", mk->app_id,
                          mk->state == KR_MARK_MARKED ? "marked (manual reset)" : state_names[mk->state]);
         if (w > 0 && (size_t)w < sizeof msg - off)
