@@ -10,6 +10,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "kr/action.h"
+#include "kr/cluster.h"
 #include "kr/daemon.h"
 #include "kr/err.h"
 #include "kr/http.h"
@@ -138,9 +139,44 @@ static int page_hook(const char *page_id, const char *incident_id, const json_t 
     return kr_pager_page(d->pager, page_id, incident_id, params, event, err, errlen);
 }
 
+typedef struct {
+    int broker;
+    json_t *topics;
+} touched_t;
+
+/* Partitions come topic by topic (name order): a topic is added once. */
+static int touched_cb(const kr_partition_info_t *p, void *arg)
+{
+    touched_t *t = arg;
+    size_t n = json_array_size(t->topics);
+    int hit = p->leader == t->broker;
+    for (size_t i = 0; !hit && i < p->n_replicas; i++)
+        hit = p->replicas[i] == t->broker;
+    if (!hit || (n && strcmp(json_string_value(json_array_get(t->topics, n - 1)), p->topic) == 0))
+        return 0;
+    return json_array_append_new(t->topics, json_string(p->topic)) ? KR_ENOMEM : 0;
+}
+
+/* The topics the lost broker led or held, from the cluster model: its replicas stay in the
+ * assignments after it left (only leaders and ISRs move), so "held" is complete even
+ * after the controller reacted; a leader not among the replicas cannot exist. */
+static json_t *touched_hook(const char *cluster, int broker, void *arg)
+{
+    kr_daemon_t *d = arg;
+    kr_cluster_t *c = d->clusters ? kr_clusters_find(d->clusters, cluster) : NULL;
+    touched_t t = { broker, NULL };
+    if (!c || !(t.topics = json_array()))
+        return NULL;
+    if (kr_cluster_foreach_partition(c, touched_cb, &t) != 0) {
+        json_decref(t.topics);
+        return NULL;
+    }
+    return t.topics;
+}
+
 int kr_streams_daemon_init(struct kr_daemon *d, char *err, size_t errlen)
 {
-    kr_streams_hooks_t hooks = { .page = page_hook, .arg = d };
+    kr_streams_hooks_t hooks = { .touched_topics = touched_hook, .page = page_hook, .arg = d };
     int rc;
     if ((rc = kr_streams_apps_check(d->cfg, err, errlen)) != KR_OK)
         return rc;
