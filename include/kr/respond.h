@@ -10,7 +10,9 @@
 #include <stddef.h>
 
 #include "kr/daemon.h"
+#include "kr/config.h"
 #include "kr/incident.h"
+#include "kr/rules.h"
 #include "kr/runs.h"
 
 typedef struct kr_respond kr_respond_t;
@@ -19,6 +21,10 @@ typedef struct kr_respond kr_respond_t;
  * `incident` is the incident's API JSON (borrowed). */
 typedef void (*kr_incident_listener_fn)(const json_t *incident, const char *from, const char *to,
                                         void *arg);
+
+/* Checks that every receiver a rule pages (names without templates) is configured.
+ * Returns 0 or KR_EINVAL with "file:line: rule NAME: ..." in err. Any thread. */
+int kr_respond_check_receivers(const kr_config_t *cfg, const kr_ruleset_t *rs, char *err, size_t errlen);
 
 /* Loads the rules (cfg->rules_dir, if set), creates the incident and run sets, registers
  * the API routes. Returns a new context or NULL with err (every rule error, one a line). */

@@ -13,6 +13,7 @@
 #include "kr/err.h"
 #include "kr/pager.h"
 #include "kr/streams_marks.h"
+#include "kr/respond.h"
 #include "kr/rules.h"
 #include "kr/units.h"
 
@@ -545,6 +546,10 @@ int kr_cmd_check(int argc, char **argv)
         if (!rs) {
             fprintf(stderr, "%s\n", rerr);
             code = 1;
+        } else if (kr_respond_check_receivers(c, rs, rerr, sizeof rerr) != KR_OK) {
+            fprintf(stderr, "%s\n", rerr);
+            code = 1;
+            kr_ruleset_decref(rs);
         } else {
             printf("%s: %zu rules in %zu files\n", c->rules_dir, kr_ruleset_count(rs), kr_ruleset_nfiles(rs));
             kr_ruleset_decref(rs);

@@ -209,6 +209,43 @@ static void fx_schedule(int64_t at_ms, void *arg)
 
 /* ---- rules ---- */
 
+static int receiver_known(const kr_config_t *cfg, const char *name)
+{
+    size_t i;
+    json_t *rc;
+    json_array_foreach(cfg->receivers, i, rc)
+        if (json_is_string(json_object_get(rc, "name")) &&
+            strcmp(json_string_value(json_object_get(rc, "name")), name) == 0)
+            return 1;
+    return 0;
+}
+
+int kr_respond_check_receivers(const kr_config_t *cfg, const kr_ruleset_t *rs, char *err, size_t errlen)
+{
+    for (size_t i = 0; rs && i < kr_ruleset_count(rs); i++) {
+        const kr_rule_t *rule = kr_ruleset_rule(rs, i);
+        for (size_t a = 0; a < kr_rule_nactions(rule); a++) {
+            if (strcmp(kr_rule_action_kind(rule, a), "page") != 0)
+                continue;
+            json_t *to = json_object_get(kr_rule_action_params(rule, a), "to"), *one;
+            json_t *list = json_is_string(to) ? json_pack("[O]", to) : json_incref(to);
+            size_t k;
+            json_array_foreach(list, k, one) {
+                const char *name = json_string_value(one);
+                if (name && !strstr(name, "{{") && !receiver_known(cfg, name)) {
+                    kr_seterr(err, errlen, KR_EINVAL,
+                              "%s:%d: rule %s: page to \"%s\": no such receiver in the config's receivers",
+                              kr_rule_file(rule), kr_rule_line(rule), kr_rule_name(rule), name);
+                    json_decref(list);
+                    return KR_EINVAL;
+                }
+            }
+            json_decref(list);
+        }
+    }
+    return KR_OK;
+}
+
 static int load_rules(kr_respond_t *r, kr_ruleset_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -217,6 +254,10 @@ static int load_rules(kr_respond_t *r, kr_ruleset_t **out, char *err, size_t err
     kr_ruleset_t *rs = kr_ruleset_load(r->d->cfg->rules_dir, err, errlen);
     if (!rs)
         return KR_EINVAL;
+    if (kr_respond_check_receivers(r->d->cfg, rs, err, errlen) != KR_OK) {
+        kr_ruleset_decref(rs);
+        return KR_EINVAL;
+    }
     *out = rs;
     return KR_OK;
 }

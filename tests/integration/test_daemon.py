@@ -72,6 +72,12 @@ def config_errors_are_file_line_col():
     r = subprocess.run([krlib.BIN, "check", "-c", path], capture_output=True, text=True)
     t.eq(r.returncode, 1, "check exits 1 when a rule is broken")
     t.ok(r.stderr.startswith(os.path.join(rules, "bad.yaml") + ":3:8: "), "and names file:line:col: " + r.stderr)
+    with open(os.path.join(rules, "bad.yaml"), "w") as f:
+        f.write("- name: x\n  match: {type: [a]}\n  actions: [{page: {to: [oncall, \"{{labels.team}}\"]}}]\n")
+    r = subprocess.run([krlib.BIN, "check", "-c", path], capture_output=True, text=True)
+    t.eq((r.returncode, r.stderr.strip()),
+         (1, os.path.join(rules, "bad.yaml") + ":1: rule x: page to \"oncall\": no such receiver in the config's receivers"),
+         "a rule paging a receiver that is not configured is refused at load time")
     r = subprocess.run([krlib.BIN, "check", "--reference"], capture_output=True, text=True)
     t.ok("| `sns.max_age` | duration | 1h |" in r.stdout, "the reference is generated from the table")
 

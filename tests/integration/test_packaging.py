@@ -297,7 +297,11 @@ def system_calls_fit_the_units_filter():
         f.write("- name: exec-on-stopping\n  match: {type: [instance.stopping]}\n"
                 "  actions:\n    - exec: {argv: [/bin/cat], timeout: 10s}\n")
     d = krlib.Daemon.start({"rules_dir": rules, "admin": {"token": "admin-secret"},
-                            "eventbridge": {"secret": "eb-secret"}}, directory=directory,
+                            "eventbridge": {"secret": "eb-secret"},
+                            # the shipped rules page kafka-oncall: a receiver must exist
+                            "receivers": [{"name": "kafka-oncall",
+                                           "slack": {"url": "http://127.0.0.1:9/slack"}}]},
+                           directory=directory,
                            wrapper=["strace", "-f", "-qq", "-o", trace,
                                     # The first socket() is glibc getaddrinfo's netlink
                                     # interface check (AI_ADDRCONFIG), which
