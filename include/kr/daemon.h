@@ -35,6 +35,8 @@ typedef struct kr_daemon {
     kr_pager_t *pager;           /* receivers, page outbox, follow-ups (actions/pager.c) */
     kr_streams_marks_t *streams; /* Kafka Streams reset marks (actions/streams_marks.c) */
     kr_clusters_t *clusters;     /* ZooKeeper sessions and cluster models (cluster.c) */
+    struct kr_executor *executor; /* evacuations in progress, for the guards (evacuate.c);
+                                   * created by the first one, freed with the last */
 
     json_t *unprocessed;         /* during replay: events after the last "processed" record */
     json_t **recent;             /* ring of the last cfg->events_keep events (owned refs) */

@@ -36,7 +36,12 @@
     X(cluster_brokers_alive, gauge, "Brokers registered in /brokers/ids, by cluster.")          \
     X(cluster_broker_events_total, counter, "broker.left and broker.joined events, by cluster.") \
     X(cluster_session_expiries_total, counter, "Expiries of kresponder's own ZooKeeper session.") \
-    X(cluster_model_load_seconds, gauge, "Duration of the last full read of a cluster's model.")
+    X(cluster_model_load_seconds, gauge, "Duration of the last full read of a cluster's model.") \
+    X(evacuation_batches_total, counter, "Reassignment batches written to /admin/reassign_partitions, by cluster.") \
+    X(evacuation_partitions_moved_total, counter, "Partitions an evacuation moved and checked (replicas and ISR at target), by cluster.") \
+    X(evacuation_progress, gauge, "Progress of each evacuation run: batches done/total, partitions moved/total.") \
+    X(evacuations_running, gauge, "Evacuations holding a max_concurrent_evacuations slot, by cluster.") \
+    X(guard_trips_total, counter, "Kafka-changing actions stopped by a cluster guard, by cluster and guard.")
 
 typedef enum {
 #define KR_METRIC_ENUM(name, type, help) KR_M_##name,
