@@ -167,7 +167,7 @@ struct evac {
     int cancel;
     int finish_after_clear;   /* cancel or guard: finish once the throttles are gone */
     int finish_rc;
-    char finish_msg[600];
+    char finish_msg[1024];
     int foreign_reported;
     int verify_tries;
     size_t pending;           /* parallel jobs of the phase still out */
@@ -954,13 +954,24 @@ static void batch_step(evac_t *e)
         return;
     }
     if (strcmp(bs, KR_EXEC_PENDING) == 0) {
+        int rc = KR_OK;
         if (e->cancel) {
-            finish(e, KR_ESTATE, "cancelled by operator after %zu of %zu batches (%lld partitions moved)",
-                   k, n, json_integer_value(json_object_get(e->st, "partitions_moved")));
-            return;
+            rc = KR_ESTATE;
+            snprintf(e->finish_msg, sizeof e->finish_msg,
+                     "cancelled by operator after %zu of %zu batches (%lld partitions moved)", k, n,
+                     json_integer_value(json_object_get(e->st, "partitions_moved")));
+        } else if (guard_brokers_down(e, msg, sizeof msg)) {
+            rc = KR_EAGAIN;
+            snprintf(e->finish_msg, sizeof e->finish_msg, "stopped before batch %zu of %zu: %s", k + 1, n, msg);
         }
-        if (guard_brokers_down(e, msg, sizeof msg)) {
-            finish(e, KR_EAGAIN, "stopped before batch %zu of %zu: %s", k + 1, n, msg);
+        if (rc != KR_OK) {
+            if (json_is_object(thr)) { /* this batch's throttles are set: remove them first */
+                e->finish_after_clear = 1;
+                e->finish_rc = rc;
+                set_phase(e, PH_THROTTLE_CLEAR);
+            } else {
+                finish(e, rc, "%s", e->finish_msg);
+            }
             return;
         }
     }
@@ -1568,6 +1579,7 @@ static int cluster_ready(evac_t *e)
 }
 
 static void begin(evac_t *e);
+static int plan_now(evac_t *e, int dry);
 
 static void try_slot(evac_t *e)
 {
@@ -1577,10 +1589,12 @@ static void try_slot(evac_t *e)
     kr_cluster_guards(e->c, &g);
     for (evac_t *x = e->d->executor ? e->d->executor->head : NULL; x; x = x->next)
         used += x != e && x->holds_slot && strcmp(x->cluster, e->cluster) == 0;
-    if (e->resumed || (int)used < g.max_concurrent_evacuations) {
-        /* a resumed evacuation held its slot before the restart */
+    if ((e->resumed && e->st) || (int)used < g.max_concurrent_evacuations) {
+        /* a resumed evacuation with a plan held its slot before the restart */
         e->holds_slot = 1;
         slots_gauge(e);
+        if (!e->st && !plan_now(e, 0))
+            return;
         set_phase(e, PH_BATCH);
         return;
     }
@@ -1627,45 +1641,55 @@ static void step(evac_t *e)
 
 /* ---- entry points ---- */
 
-static void begin(evac_t *e)
+/* Plans from the model as it is now (guard first). Returns 1 when the run goes on to its
+ * batches, 0 when it finished (dry run, nothing to move, plan failure, guard). */
+static int plan_now(evac_t *e, int dry)
 {
     char err[1024] = "", msg[700], w[300];
     kr_cluster_guards_t g;
     kr_cluster_guards(e->c, &g);
-    if (e->kind == K_ELECT) {
-        set_phase(e, e->resumed && json_is_true(json_object_get(e->st, "written")) ? PH_E_WAIT : PH_E_REFRESH);
-        return;
-    }
-    if (e->st) { /* resumed with its plan */
-        set_phase(e, PH_WAIT_SLOT);
-        return;
-    }
-    int dry = kr_run_dry_run(e->run) || g.dry_run;
     if (!dry && guard_brokers_down(e, msg, sizeof msg)) {
         finish(e, KR_EAGAIN, "%s not started: %s", what(e, w, sizeof w), msg);
-        return;
+        return 0;
     }
     int rc = plan(e, err, sizeof err);
     if (rc != KR_OK) {
         finish(e, rc, "%s: the plan failed, nothing was changed: %s", what(e, w, sizeof w), err);
-        return;
+        return 0;
     }
     size_t nb = kr_exec_batches(e->st);
     long long np = json_integer_value(json_object_get(e->st, "partitions_total"));
     if (np == 0) {
         finish(e, KR_OK, "%s: nothing to move (no replica on the evacuated brokers)", what(e, w, sizeof w));
-        return;
+        return 0;
     }
     if (dry) {
         json_object_set_new(e->st, "dry_run", json_true());
         finish(e, KR_OK, "dry run%s: %s would move %lld partitions in %zu batches (reassignment JSON in "
                "the detail); nothing was written", g.dry_run && !kr_run_dry_run(e->run) ? " (cluster dry_run)" : "",
                what(e, w, sizeof w), np, nb);
-        return;
+        return 0;
     }
     progress(e, "planned %s on cluster %s: %lld partitions in %zu batches of at most %lld moves per broker",
              what(e, w, sizeof w), e->cluster, np, nb,
              json_integer_value(json_object_get(json_object_get(e->st, "request"), "max_moves_per_broker")));
+    return 1;
+}
+
+static void begin(evac_t *e)
+{
+    kr_cluster_guards_t g;
+    kr_cluster_guards(e->c, &g);
+    if (e->kind == K_ELECT) {
+        set_phase(e, e->resumed && json_is_true(json_object_get(e->st, "written")) ? PH_E_WAIT : PH_E_REFRESH);
+        return;
+    }
+    if (!e->st && (kr_run_dry_run(e->run) || g.dry_run)) {
+        plan_now(e, 1); /* a dry run needs no slot */
+        return;
+    }
+    /* a new evacuation plans once it holds a slot, from the model as the evacuations
+     * before it left it */
     set_phase(e, PH_WAIT_SLOT);
 }
 

@@ -312,6 +312,37 @@ def drain_blue_to_green_on_broker_left():
 
 
 @case
+def one_evacuation_at_a_time():
+    c = Case("concurrency", SIX, ["orders 12 3"], delay_ms=800)
+    c.start()
+    c.alert("Evacuate", 3)
+    c.alert("Evacuate", 4)
+    waiting = wait_for("the second evacuation waits for a slot",
+                       lambda: [r for r in c.runs("evacuate") if "max_concurrent_evacuations" in r["message"]])
+    t.ok(waiting and waiting[0]["state"] == "running" and not waiting[0].get("detail"),
+         "it waits before planning (it will plan from the model the first one leaves)")
+    t.eq(c.d.metric("evacuations_running", 'cluster="orders"'), 1, "one evacuation holds the slot")
+
+    def both_done():
+        r = c.runs("evacuate")
+        return len(r) == 2 and all(x["state"] in ("done", "failed", "cancelled") for x in r) and r
+    runs = krzk.wait_until(both_done, krzk.tmout(90), 0.2)
+    t.eq(sorted(x["state"] for x in runs or []), ["done", "done"], "both evacuations done")
+    seen = c.sim.cmd("reassignments")
+    # each znode belongs to one evacuation, and the second's znodes all come after the first's
+    first = next(x for x in runs if "max_concurrent_evacuations" not in "".join(p["message"] for p in x["progress"]))
+    second = next(x for x in runs if x is not first)
+    n1 = first["detail"]["batches_total"]
+    t.eq(len(seen), n1 + second["detail"]["batches_total"], "every batch of both written once")
+    firsts = {(p["topic"], p["partition"]) for p in first["detail"]["reassignment"]["partitions"]}
+    t.ok(all((p["topic"], p["partition"]) in firsts for z in seen[:n1] for p in z["partitions"]),
+         "the waiting evacuation wrote nothing before the first had finished")
+    t.eq([tp for tp, (reps, _, _) in c.assignment().items() if 3 in reps or 4 in reps], [],
+         "brokers 3 and 4 evacuated")
+    c.stop()
+
+
+@case
 def dry_run_writes_nothing():
     c = Case("dry", SIX, ["orders 6 3"])
     c.start()
