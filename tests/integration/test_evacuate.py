@@ -136,7 +136,10 @@ class Case:
 
     def stop(self):
         if self.d:
-            self.d.stop()
+            rc = self.d.stop()
+            t.eq(rc, 0, "%s: the daemon stops cleanly (no leak or error under ASan)" % self.name)
+            if rc != 0:
+                print("".join(self.d.log()[-40:]))
         self.sim.stop()
 
 
@@ -288,6 +291,25 @@ def restart_mid_evacuation():
     t.ok(len(seen) >= in_flight, "batches before the kill kept (%d then %d)" % (in_flight, len(seen)))
     t.eq([tp for tp, (reps, _, _) in c.assignment().items() if 3 in reps], [], "broker 3 evacuated")
     t.eq(no_throttles(c), {}, "throttles removed")
+    c.stop()
+
+
+@case
+def clean_stop_mid_batch():
+    c = Case("stop", SIX, ["orders 6 3"], delay_ms=2000)
+    c.start()
+    c.alert("Evacuate", 3)
+    ok = wait_for("a batch is in flight", lambda: krzk.zk_exists(c.connect, "/admin/reassign_partitions"))
+    if not ok:
+        return
+    rc = c.d.stop()  # SIGTERM with ZooKeeper calls and watches in flight
+    t.eq(rc, 0, "the daemon stops cleanly with a batch in flight")
+    c.d = None
+    c.start()
+    run = c.run_in("evacuate", ("done", "failed", "cancelled"), timeout=60)
+    t.eq((run or {}).get("state"), "done", "and finishes after the restart: %s" % (run or {}).get("message"))
+    listed = [(p["topic"], p["partition"]) for z in c.sim.cmd("reassignments") for p in z["partitions"]]
+    t.eq(len(listed), len(set(listed)), "no partition written twice")
     c.stop()
 
 
