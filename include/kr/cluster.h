@@ -133,8 +133,12 @@ int kr_cluster_foreach_partition(const kr_cluster_t *c,
 /* Fills *out for one broker; returns 0 or KR_ENOTFOUND. */
 int kr_cluster_broker(const kr_cluster_t *c, int id, kr_broker_info_t *out);
 
-/* Re-reads every partition state (or only those of `topic` when not NULL) and calls done
- * (rc 0, or KR_ESTATE when the session went away first) once all answers are in. */
+/* Re-reads every partition state (or only those of `topic` when not NULL), through the
+ * same bounded window as the re-reads after a broker change (so broker events are not
+ * delayed behind them), and calls done once (on the loop, never from inside this call)
+ * when every partition marked stale has been read again: rc 0, KR_ESTATE when the session
+ * went away first, or the KR_E* of a failed read. Returns 0, KR_ENOTFOUND (unknown
+ * topic), KR_ESTATE (no session), KR_EINVAL (done NULL). */
 int kr_cluster_refresh_states(kr_cluster_t *c, const char *topic,
                               void (*done)(kr_cluster_t *c, int rc, void *arg), void *arg);
 

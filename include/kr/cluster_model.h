@@ -75,6 +75,8 @@ typedef struct {
 int kr_model_mark_stale(kr_model_t *m, const char *topic, int partition);
 /* Marks every partition with a replica on the broker; returns how many were new. */
 size_t kr_model_mark_broker_stale(kr_model_t *m, int broker_id);
+/* Marks every partition of a topic (of every topic when NULL); returns how many were new. */
+size_t kr_model_mark_topic_stale(kr_model_t *m, const char *topic);
 size_t kr_model_stale_count(const kr_model_t *m);
 /* Takes up to max stale partitions (their marks are cleared) into out; returns how many. */
 size_t kr_model_take_stale(kr_model_t *m, kr_model_tp_t *out, size_t max);

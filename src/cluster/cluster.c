@@ -27,10 +27,9 @@
 #define STALE_WINDOW 256       /* state re-reads in flight at most: a watch's re-list queued
                                 * behind them waits for 256 answers, not 24,000 */
 
+/* A kr_cluster_refresh_states waiter: done once no partition is marked stale and no
+ * re-read is in flight (every partition marked when it asked has been read again). */
 struct refresh {
-    kr_cluster_t *c;
-    size_t pending;
-    int rc;
     void (*done)(kr_cluster_t *c, int rc, void *arg);
     void *arg;
     struct refresh *next;
@@ -38,6 +37,7 @@ struct refresh {
 
 static void load_ids(kr_cluster_t *c, int in_load);
 static void stale_pump(kr_cluster_t *c);
+static void refresh_check(kr_cluster_t *c);
 static void load_topics(kr_cluster_t *c, int in_load);
 static void load_controller(kr_cluster_t *c, int in_load);
 
@@ -71,10 +71,9 @@ void kr_cluster_on_state(kr_cluster_t *c)
             kr_metrics_set(mt, KR_M_cluster_session_state, l, s == (int)c->state);
         }
     }
-    /* refresh waiters whose requests died with the handle were answered by the ops;
-     * those with nothing in flight are told here */
+    /* refresh waiters cannot be satisfied by a session that is gone */
     if (c->state != KR_ZK_CONNECTED && c->state != KR_ZK_DISCONNECTED) {
-        while ((r = c->refreshes) && r->pending == 0) {
+        while ((r = c->refreshes)) {
             c->refreshes = r->next;
             r->done(c, KR_ESTATE, r->arg);
             free(r);
@@ -325,19 +324,17 @@ static void load_ids(kr_cluster_t *c, int in_load)
 
 /* partition states */
 
-static void refresh_answered(kr_cluster_t *c, struct refresh *r, int rc)
+static void refresh_check(kr_cluster_t *c)
 {
-    if (rc)
-        r->rc = rc;
-    if (--r->pending)
+    struct refresh *r;
+    if (!c->refreshes || c->stale_inflight || kr_model_stale_count(c->model))
         return;
-    for (struct refresh **p = &c->refreshes; *p; p = &(*p)->next)
-        if (*p == r) {
-            *p = r->next;
-            break;
-        }
-    r->done(c, r->rc, r->arg);
-    free(r);
+    while ((r = c->refreshes)) {
+        c->refreshes = r->next;
+        r->done(c, c->refresh_rc, r->arg);
+        free(r);
+    }
+    c->refresh_rc = KR_OK;
 }
 
 static void state_result(kr_cluster_t *c, kr_zk_op_t *op, const kr_zk_msg_t *m)
@@ -358,15 +355,16 @@ static void state_result(kr_cluster_t *c, kr_zk_op_t *op, const kr_zk_msg_t *m)
     }
     if (op->tag == OP_STATE_STALE) {
         c->stale_inflight--;
+        if (m->zrc != ZOK && m->zrc != ZNONODE && m->zrc != ZCLOSING)
+            c->refresh_rc = kr_zk_rc(m->zrc);
         if (c->stale_due)
             stale_pump(c);
+        refresh_check(c);
     }
-    if (op->arg)
-        refresh_answered(c, op->arg, m->zrc == ZOK || m->zrc == ZNONODE ? KR_OK : kr_zk_rc(m->zrc));
     load_answered(c, op);
 }
 
-static size_t read_states(kr_cluster_t *c, const char *topic, int in_load, struct refresh *r)
+static size_t read_states(kr_cluster_t *c, const char *topic, int in_load)
 {
     size_t n = 0, sent = 0;
     const kr_zk_assignment_t *parts = kr_model_topic_partitions(c->model, topic, &n);
@@ -378,7 +376,6 @@ static size_t read_states(kr_cluster_t *c, const char *topic, int in_load, struc
             continue;
         }
         op->id = parts[i].partition;
-        op->arg = r;
         snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", topic,
                  parts[i].partition);
         load_issued(c, op, in_load);
@@ -388,8 +385,6 @@ static size_t read_states(kr_cluster_t *c, const char *topic, int in_load, struc
             continue;
         }
         sent++;
-        if (r)
-            r->pending++;
     }
     return sent;
 }
@@ -444,7 +439,7 @@ static void topic_result(kr_cluster_t *c, kr_zk_op_t *op, const kr_zk_msg_t *m)
         if (kr_zk_topic_decode(m->data ? m->data : "", m->data ? (size_t)m->len : 0, &t, err,
                                sizeof err) == KR_OK) {
             if (kr_model_topic_set(c->model, op->name, &t) == KR_OK)
-                read_states(c, op->name, op->in_load, NULL);
+                read_states(c, op->name, op->in_load);
             kr_zk_topic_deinit(&t);
         } else {
             KR_WARN("cluster", "msg=\"cannot decode a topic; keeping what was known\" cluster=%s "
@@ -747,34 +742,18 @@ int kr_cluster_broker(const kr_cluster_t *c, int id, kr_broker_info_t *out)
     return rc;
 }
 
-typedef struct {
-    char **names;
-    size_t n, cap;
-} names_t;
-
-static int collect_topic(const kr_partition_info_t *p, void *arg)
+static void refresh_soon_cb(evutil_socket_t fd, short what, void *arg)
 {
-    names_t *v = arg;
-    if (v->n && strcmp(v->names[v->n - 1], p->topic) == 0)
-        return 0;
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 256;
-        char **nn = realloc(v->names, cap * sizeof *nn);
-        if (!nn)
-            return KR_ENOMEM;
-        v->names = nn;
-        v->cap = cap;
-    }
-    v->names[v->n++] = (char *)p->topic;
-    return 0;
+    (void)fd;
+    (void)what;
+    refresh_check(arg);
 }
 
 int kr_cluster_refresh_states(kr_cluster_t *c, const char *topic,
                               void (*done)(kr_cluster_t *c, int rc, void *arg), void *arg)
 {
     struct refresh *r;
-    names_t v = { 0 };
-    int rc = KR_OK;
+    struct timeval now = { 0, 0 };
 
     if (!done)
         return KR_EINVAL;
@@ -784,21 +763,17 @@ int kr_cluster_refresh_states(kr_cluster_t *c, const char *topic,
         return KR_ENOTFOUND;
     if (!(r = calloc(1, sizeof *r)))
         return KR_ENOMEM;
-    r->c = c;
     r->done = done;
     r->arg = arg;
-    r->pending = 1; /* held while sending */
     r->next = c->refreshes;
     c->refreshes = r;
-    if (topic) {
-        read_states(c, topic, 0, r);
-    } else if ((rc = kr_model_foreach_partition(c->model, collect_topic, &v)) == KR_OK) {
-        /* names are borrowed from the model, which read_states does not change */
-        for (size_t i = 0; i < v.n; i++)
-            read_states(c, v.names[i], 0, r);
-    }
-    free(v.names);
-    refresh_answered(c, r, rc);
+    /* through the same window as the re-reads after a broker change, at once */
+    kr_model_mark_topic_stale(c->model, topic);
+    c->stale_due = 1;
+    stale_pump(c);
+    /* answered from the loop, never from inside this call */
+    if (event_base_once(c->owner->base, -1, EV_TIMEOUT, refresh_soon_cb, c, &now) != 0)
+        KR_WARN("cluster", "msg=\"cannot schedule a refresh check\" cluster=%s", c->cfg.name);
     return KR_OK;
 }
 

@@ -135,11 +135,11 @@ struct kr_cluster {
     int64_t load_ms;             /* duration of the last full load; -1 none yet */
     int synced;
     int ever_synced;             /* brokers found during the first load are not "joined" */
-    size_t state_refresh_pending;
     struct refresh *refreshes;   /* kr_cluster_refresh_states waiters */
     struct event *stale_timer;   /* delayed re-read of the states a broker change touched */
     int stale_due;               /* the delay is over: keep the window full */
     size_t stale_inflight;       /* stale re-reads in flight */
+    int refresh_rc;              /* first failure of a re-read since the last refresh answer */
 
     /* events */
     json_t *pending_events;      /* events the sink refused, offered again */

@@ -480,6 +480,23 @@ size_t kr_model_mark_broker_stale(kr_model_t *m, int broker_id)
     return n;
 }
 
+size_t kr_model_mark_topic_stale(kr_model_t *m, const char *topic)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < m->n_buckets; b++)
+        for (topic_t *t = m->buckets[b]; t; t = t->next) {
+            if (topic && strcmp(topic, t->name) != 0)
+                continue;
+            for (size_t p = 0; p < t->t.n_partitions; p++)
+                if (!t->states[p].stale) {
+                    t->states[p].stale = 1;
+                    m->n_stale++;
+                    n++;
+                }
+        }
+    return n;
+}
+
 size_t kr_model_stale_count(const kr_model_t *m) { return m->n_stale; }
 
 size_t kr_model_take_stale(kr_model_t *m, kr_model_tp_t *out, size_t max)

@@ -381,7 +381,6 @@ void kr_zk_session_close(kr_cluster_t *c, kr_zk_state_t to)
     c->loading = 0;
     c->load_pending = 0;
     c->synced = 0;
-    c->state_refresh_pending = 0;
     kr_zk_set_state(c, to);
     /* Tell the owners of pending requests and watches, then free them. */
     while (c->ops.next != &c->ops) {

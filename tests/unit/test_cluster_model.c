@@ -269,3 +269,37 @@ KR_TEST(many_topics)
     CHECK_INT(kr_model_topic_exists(m, "t00003"), 1);
     kr_model_free(m);
 }
+
+KR_TEST(stale_marks)
+{
+    kr_model_t *m = kr_model_new();
+    kr_model_tp_t tp[8];
+    size_t n;
+    topic(m, "a", "{\"version\":1,\"partitions\":{\"0\":[1,2],\"1\":[2,3],\"2\":[3,1]}}");
+    topic(m, "b", "{\"version\":1,\"partitions\":{\"0\":[1,3]}}");
+    CHECK_INT(kr_model_mark_broker_stale(m, 1), 3);   /* a-0, a-2, b-0 */
+    CHECK_INT(kr_model_mark_broker_stale(m, 3), 1);   /* only a-1 is new */
+    CHECK_INT(kr_model_stale_count(m), 4);
+    CHECK_INT(kr_model_mark_stale(m, "a", 9), KR_ENOTFOUND);
+    /* b goes away with its mark; a is rewritten without partition 2 */
+    kr_model_topic_remove(m, "b");
+    CHECK_INT(kr_model_stale_count(m), 3);
+    topic(m, "a", "{\"version\":1,\"partitions\":{\"0\":[1,2],\"1\":[2,3]}}");
+    CHECK_INT(kr_model_stale_count(m), 2);
+    n = kr_model_take_stale(m, tp, 1);
+    CHECK_INT(n, 1);
+    CHECK_INT(kr_model_stale_count(m), 1);
+    n += kr_model_take_stale(m, tp + 1, 8);
+    CHECK_INT(n, 2);
+    CHECK_STR(tp[0].topic, "a");
+    CHECK_INT(tp[0].partition + tp[1].partition, 1); /* 0 and 1, in any order */
+    CHECK_INT(kr_model_take_stale(m, tp, 8), 0);
+    CHECK_INT(kr_model_mark_topic_stale(m, NULL), 2);
+    CHECK_INT(kr_model_mark_topic_stale(m, "a"), 0);
+    {
+        char *keep[] = { "zzz" };
+        kr_model_topics_retain(m, keep, 1);
+    }
+    CHECK_INT(kr_model_stale_count(m), 0);
+    kr_model_free(m);
+}
