@@ -10,7 +10,7 @@
 #
 #   bench/intake/run.sh                    (also run by `make bench`)
 #   BENCH_DURATION=10s BENCH_CONNECTIONS=32 BENCH_THREADS=2 BENCH_WARMUP=2s \
-#   BENCH_SNS_MESSAGES=8192 BENCH_TMPDIR=/var/tmp BENCH_KEEP=0 bench/intake/run.sh
+#   BENCH_SNS_MESSAGES=8192 BENCH_ROUNDS=1 BENCH_TMPDIR=/var/tmp BENCH_KEEP=0 bench/intake/run.sh
 #
 # The journal (and everything else) lives in a temp dir under BENCH_TMPDIR (default
 # /var/tmp, a disk on every distribution; /tmp may be tmpfs): the filesystem is printed.
@@ -24,6 +24,7 @@ KR_BIN=${KR_BIN:-bin/kresponder}
 KR_BUILD=${KR_BUILD:-build}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
+ROUNDS=${BENCH_ROUNDS:-1}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
 NSNS=${BENCH_SNS_MESSAGES:-8192}
@@ -132,7 +133,8 @@ echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cp
 echo "journal: $tmp/journal on $jdev, ${jmnt:-$jfs}"
 [ "$jfs" != tmpfs ] || echo "bench/intake: WARNING: the journal is on tmpfs: fsync costs nothing there" >&2
 echo "kresponder $($root/$KR_BIN version 2>/dev/null | head -1) on $kr_addr; $("$AM_BIN" --version 2>&1 | head -1) on 127.0.0.1:$am_port"
-printf 'load: wrk -t%s -c%s -d%s (after a %s warm-up), one target at a time\n' "$THREADS" "$CONNS" "$DURATION" "$WARMUP"
+printf 'load: wrk -t%s -c%s -d%s (after a %s warm-up), one target at a time, %s round(s)\n' "$THREADS" "$CONNS" \
+    "$DURATION" "$WARMUP" "$ROUNDS"
 printf 'SNS: %s signed notifications (SignatureVersion 1, RSA 2048), signed in %.1f s; each thread cycles its %s\n' \
     "$NSNS" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$((NSNS / THREADS))"
 echo
@@ -147,40 +149,55 @@ cpu_ticks() { # cpu_ticks PID: user+system clock ticks of every thread of a proc
 }
 
 run=0
-declare -A R
-drive() { # drive KEY PID URL MODE FILE|-   (the alert modes get a fresh run tag each time)
-    local key=$1 pid=$2 url=$3 mode=$4 arg=$5 out c0 c1 start=
-    if [ "$WARMUP" != 0 ] && [ "$WARMUP" != 0s ]; then
+declare -A R NEXT
+# drive KEY PID URL MODE FILE|- [warm]: one wrk run (a warm-up first if asked). The alert
+# modes get a fresh run tag each time; the SNS mode continues where its last run stopped.
+drive() {
+    local key=$1 pid=$2 url=$3 mode=$4 arg=$5 warm=${6:-} out c0 c1
+    if [ -n "$warm" ] && [ "$WARMUP" != 0 ] && [ "$WARMUP" != 0s ]; then
         run=$((run + 1))
         [ "$mode" = sns ] || arg=$run
         out=$(wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" --timeout 5s -s "$here/intake.lua" "$url" -- \
-            "$mode" "$arg" "$THREADS") || die "wrk failed (warm-up $key): $out"
+            "$mode" "$arg" "$THREADS" ${NEXT[$mode]:-}) || die "wrk failed (warm-up $key): $out"
         R[$key.warm]=$(echo "$out" | sed -n 's/^BENCH //p')
-        start=$(field "$key.warm" next)
+        NEXT[$mode]=$(field "$key.warm" next)
     fi
     run=$((run + 1))
     [ "$mode" = sns ] || arg=$run
     c0=$(cpu_ticks "$pid")
     out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s -s "$here/intake.lua" "$url" -- \
-        "$mode" "$arg" "$THREADS" $start) || die "wrk failed ($key): $out"
+        "$mode" "$arg" "$THREADS" ${NEXT[$mode]:-}) || die "wrk failed ($key): $out"
     c1=$(cpu_ticks "$pid")
     R[$key]="$(echo "$out" | sed -n 's/^BENCH //p') cpu_ticks=$((c1 - c0))"
     [ -n "$(field "$key" requests)" ] || die "wrk printed no result for $key: $out"
+    NEXT[$mode]=$(field "$key" next)
 }
 field() { # field KEY NAME
     echo "${R[$1]}" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
-drive sns "$kr_pid" "http://$kr_addr/hooks/sns" sns "$tmp/sns.tsv"
-drive amhook "$kr_pid" "http://$kr_addr/hooks/alertmanager" amhook -
-drive amapi "$am_pid" "http://127.0.0.1:$am_port/api/v2/alerts" amapi -
+# Rounds interleave the targets (sns, amhook, amapi, sns, ...) so a burst of other work on
+# the machine hits every target alike; each target's round with the median req/s is shown.
+for r in $(seq "$ROUNDS"); do
+    w=; [ "$r" = 1 ] && w=warm
+    drive "sns.r$r" "$kr_pid" "http://$kr_addr/hooks/sns" sns "$tmp/sns.tsv" $w
+    drive "amhook.r$r" "$kr_pid" "http://$kr_addr/hooks/alertmanager" amhook - $w
+    drive "amapi.r$r" "$am_pid" "http://127.0.0.1:$am_port/api/v2/alerts" amapi - $w
+done
+rps() { awk -v n="$(field "$1" requests)" -v d="$(field "$1" duration_us)" 'BEGIN { printf "%.0f", n / (d / 1e6) }'; }
+declare -A ALL
+for t in sns amhook amapi; do
+    med=$(for r in $(seq "$ROUNDS"); do echo "$(rps "$t.r$r") $r"; done | sort -n | awk -v m=$(((ROUNDS + 1) / 2)) 'NR == m { print $2 }')
+    R[$t]=${R[$t.r$med]}
+    ALL[$t]=$(for r in $(seq "$ROUNDS"); do echo "$(rps "$t.r$r")"; done | paste -sd/ -)
+done
 
 # ---- checks: every kresponder reply 202, no duplicates, every 202 journaled ----
 fail=0
 check() { if ! eval "$1"; then echo "CHECK FAILED: $2" >&2; fail=1; fi; }
 count_202() { echo "${R[$1]}" | tr ' ' '\n' | sed -n 's/^statuses=//p' | tr ',' '\n' | sed -n 's/^202://p'; }
 acked=0
-for k in sns.warm sns amhook.warm amhook; do
+for k in sns.r1.warm amhook.r1.warm $(for r in $(seq "$ROUNDS"); do echo "sns.r$r amhook.r$r"; done); do
     [ -n "${R[$k]:-}" ] || continue
     n=$(count_202 "$k"); n=${n:-0}
     check "[ $(echo "${R[$k]}" | tr ' ' '\n' | sed -n 's/^non2xx=//p') = 0 ]" \
@@ -188,7 +205,7 @@ for k in sns.warm sns amhook.warm amhook; do
     check "[ $n = $(field "$k" counted) ]" "$k: not every reply was 202: $(field "$k" statuses)"
     acked=$((acked + n))
 done
-for k in amapi.warm amapi; do
+for k in amapi.r1.warm $(for r in $(seq "$ROUNDS"); do echo "amapi.r$r"; done); do
     [ -n "${R[$k]:-}" ] || continue
     check "[ $(field "$k" non2xx) = 0 ]" "$k: Alertmanager answered something else than 2xx: $(field "$k" statuses)"
 done
@@ -205,7 +222,6 @@ fsyncs=$(metric journal_fsyncs_total)
 
 # ---- the table ----
 us_to_ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
-rps() { awk -v n="$(field "$1" requests)" -v d="$(field "$1" duration_us)" 'BEGIN { printf "%.0f", n / (d / 1e6) }'; }
 hz=$(getconf CLK_TCK)
 cpu_per_req() { # server CPU (all its threads) per request, in microseconds
     awk -v t="$(field "$1" cpu_ticks)" -v hz="$hz" -v n="$(field "$1" requests)" \
@@ -220,6 +236,7 @@ printf '%-44s %8s %8s %8s %8s %9s %7s %7s\n' target "req/s" "p50 ms" "p99 ms" "m
 row sns "kresponder POST /hooks/sns (verify+fsync)"
 row amhook "kresponder POST /hooks/alertmanager (fsync)"
 row amapi "alertmanager POST /api/v2/alerts (memory)"
+[ "$ROUNDS" = 1 ] || echo "req/s of each round (the median round is shown): sns ${ALL[sns]}, amhook ${ALL[amhook]}, alertmanager ${ALL[amapi]}"
 am_rps=$(rps amapi)
 echo
 verdict=PASS
@@ -231,7 +248,7 @@ for k in sns amhook; do
     printf 'ratio %-8s kresponder/alertmanager = %5.2fx  (target >= 3x, p99 %s ms <= 5 ms): %s\n' \
         "$k" "$ratio" "$p99" "$ok"
 done
-echo "statuses: sns $(field sns statuses), amhook $(field amhook statuses), alertmanager $(field amapi statuses)"
+echo "statuses (shown round): sns $(field sns statuses), amhook $(field amhook statuses), alertmanager $(field amapi statuses)"
 echo "journal: $journaled events durable ($records event records) with $fsyncs fdatasyncs ($(awk -v r="$journaled" \
     -v f="$fsyncs" 'BEGIN { printf "%.1f", f ? r / f : 0 }') events per fdatasync), duplicates $dups"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
