@@ -128,9 +128,27 @@ curl -sf "http://127.0.0.1:$am_port/-/ready" >/dev/null || die "alertmanager is 
 jfs=$(stat -f -c %T "$tmp")
 jdev=$(df -P "$tmp" | awk 'NR == 2 { print $1 }')
 jmnt=$(findmnt -n -o FSTYPE,OPTIONS --target "$tmp" 2>/dev/null | awk '{ print $1 " (" $2 ")" }')
+jtask=/sys/fs/ext4/$(basename "$jdev")/journal_task # "<none>": ext4 without its own journal (no jbd2)
+[ "$jfs" != ext2/ext3 ] || [ ! -r "$jtask" ] || [ "$(cat "$jtask")" != "<none>" ] || jmnt="$jmnt, no ext4 journal"
+jcache=/sys/block/$(basename "$jdev")/queue/write_cache
+[ ! -r "$jcache" ] || jmnt="$jmnt, device write cache: $(cat "$jcache")"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
 echo "journal: $tmp/journal on $jdev, ${jmnt:-$jfs}"
+python3 - "$tmp/fsync-probe" <<'PY' # the disk's group-commit floor: one fdatasync of a small append
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+lat = []
+for _ in range(300):
+    os.write(fd, b"x" * 3000)
+    t = time.perf_counter()
+    os.fdatasync(fd)
+    lat.append(time.perf_counter() - t)
+os.close(fd)
+os.unlink(sys.argv[1])
+lat.sort()
+print("disk: fdatasync after a 3 KB append: p50 %.2f ms, p99 %.2f ms (300 samples)" % (lat[150] * 1e3, lat[296] * 1e3))
+PY
 [ "$jfs" != tmpfs ] || echo "bench/intake: WARNING: the journal is on tmpfs: fsync costs nothing there" >&2
 echo "kresponder $($root/$KR_BIN version 2>/dev/null | head -1) on $kr_addr; $("$AM_BIN" --version 2>&1 | head -1) on 127.0.0.1:$am_port"
 printf 'load: wrk -t%s -c%s -d%s (after a %s warm-up), one target at a time, %s round(s)\n' "$THREADS" "$CONNS" \
