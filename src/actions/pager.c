@@ -48,6 +48,9 @@ typedef struct run_track {
     json_t *to;                   /* receiver names */
     int built;                    /* trigger messages handed to the outbox */
     char *failure;                /* first permanent failure, or NULL */
+    json_t *content;              /* this page's own {summary, details, severity}: a second
+                                   * page of an incident (e.g. a Streams app's owners) says
+                                   * its own words in its trigger; follow-ups stay shared */
     struct run_track *next;
 } run_track_t;
 
@@ -445,6 +448,7 @@ static void run_remove(kr_pager_t *p, run_track_t *t)
     free(t->run);
     free(t->incident);
     json_decref(t->to);
+    json_decref(t->content);
     free(t->failure);
     free(t);
 }
@@ -538,6 +542,9 @@ static int page_register(kr_pager_t *p, const json_t *rec)
         return KR_ENOMEM;
     }
     t->built = json_is_true(json_object_get(rec, "built"));
+    if (json_string_length(json_object_get(rec, "summary")) > 0)
+        t->content = json_pack("{s:O, s:O?, s:O?}", "summary", json_object_get(rec, "summary"), "details",
+                               json_object_get(rec, "details"), "severity", json_object_get(rec, "severity"));
     if (json_string_value(json_object_get(rec, "failure")))
         t->failure = strdup(json_string_value(json_object_get(rec, "failure")));
     t->next = p->runs;
@@ -719,6 +726,13 @@ static void build_triggers(kr_pager_t *p)
             continue;
         paged_t *e = paged_find(p, t->incident);
         json_t *doc = e ? page_doc(p, e, "trigger", NULL) : NULL;
+        if (doc && t->content) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(t->content, key, v)
+                if (!json_is_null(v))
+                    json_object_set(doc, key, v);
+        }
         size_t i;
         json_t *n;
         t->built = 1;
@@ -1286,6 +1300,12 @@ int kr_pager_snapshot(const kr_pager_t *p, int (*add)(json_t *record, void *arg)
         json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:s, s:b, s:s?}", "kind", "pager.page", "run", t->run,
                                 "incident", t->incident, "to", t->to, "summary", "", "built", t->built, "failure",
                                 t->failure);
+        if (rec && t->content) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(t->content, key, v)
+                json_object_set(rec, key, v);
+        }
         rc = rec ? add(rec, arg) : KR_ENOMEM;
         json_decref(rec);
     }

@@ -16,6 +16,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "kr/cluster.h"
 #include "kr/decode.h"
 #include "kr/err.h"
 #include "kr/http.h"
@@ -92,8 +93,13 @@ static void accept_events(kr_daemon_t *d, struct evhttp_request *req, const char
         return;
     }
     kr_time_format(kr_now_ms(), now, sizeof now);
-    json_array_foreach(events, i, ev)
+    json_array_foreach(events, i, ev) {
         json_object_set_new(ev, "received", json_string(now));
+        /* cluster and broker from the inventory: static map, alarm-name expression, or a
+         * live registration with the event's host */
+        if (d->clusters)
+            kr_clusters_enrich(d->clusters, ev);
+    }
     r->req = req;
     r->endpoint = endpoint;
     int rc = kr_daemon_accept(d, events, accepted_cb, r);

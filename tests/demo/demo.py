@@ -161,7 +161,11 @@ def main():
             {"name": "orders-prod", "zookeeper": zk_orders.connect + "/orders-prod",
              "bootstrap_servers": "b1.orders.internal:9092", "session_timeout": "6s",
              "stacks": {"blue": "1-1000", "green": "1001-2000"},
-             "inventory": {"instances": {"i-0b2c0ffee0000002a": 2, "i-0b1c0ffee00000001": 1}}},
+             "inventory": {"instances": {"i-0b2c0ffee0000002a": 2, "i-0b1c0ffee00000001": 1}},
+             "streams_apps": [{"application_id": "orders-enricher", "input_topics": ["orders", "customer-profiles"],
+                               "internal_topics": ["orders-enricher-KSTREAM-AGGREGATE-STATE-STORE-0000000003-changelog",
+                                                   "orders-enricher-KSTREAM-KEY-SELECT-0000000001-repartition"],
+                               "owners": ["orders-team"], "auto_reset": "never"}]},
             {"name": "payments-prod", "zookeeper": zk_pay.connect + "/payments-prod",
              "bootstrap_servers": "b1.payments.internal:9092", "session_timeout": "6s",
              "stacks": {"blue": "1-1000", "green": "1001-2000"}},
@@ -169,6 +173,10 @@ def main():
         "receivers": [
             {"name": "kafka-oncall", "slack": {"url": "http://%s/slack/T000/B000/demo" % recv,
                                                "channel": "#kafka-oncall"}},
+            {"name": "kafka-pd", "pagerduty": {"url": "http://%s/pagerduty/v2/enqueue" % recv,
+                                               "routing_key": "demo0routing0key0000000000000000"}},
+            {"name": "orders-team", "slack": {"url": "http://%s/slack/T000/B001/orders" % recv,
+                                              "channel": "#orders-streams"}},
         ],
     }
     cfg_path = os.path.join(workdir, "kresponder.yaml")
@@ -200,8 +208,9 @@ def main():
         pass
     if isinstance(clusters, list):
         for c in clusters:
-            say("  cluster %s: ZooKeeper %s, %s/%s brokers alive" % (
-                c.get("name"), c.get("session"), c.get("brokers_alive"), c.get("brokers_total")), "info")
+            say("  cluster %s: ZooKeeper session %s, %s/%s brokers alive, %s partitions, controller %s" % (
+                c.get("name"), c.get("state"), c.get("brokers_alive"), c.get("brokers_total"),
+                c.get("partitions"), c.get("controller")), "info")
 
     # 1. the CloudWatch status-check alarm, through SNS
     say("\n▶ 1. CloudWatch: StatusCheckFailed_System for i-0b2c0ffee0000002a (broker 2 of orders-prod), by SNS")
@@ -258,18 +267,26 @@ def main():
             break
         time.sleep(0.5)
 
-    # 3. the broker's ZooKeeper session expires
-    say("\n▶ 3. Broker 2's ZooKeeper session expires (its host is gone)")
-    orders.cmd("broker kill 2 expire")
+    # 3. another broker drops out of ZooKeeper: Streams apps that used it are marked
+    say("\n▶ 3. Broker 4 of orders-prod stalls (a long GC pause) and its ZooKeeper session expires")
+    orders.cmd("broker kill 4 expire")
     say("  waiting for ZooKeeper to expire the session (6 s session timeout)…", "info")
     krzk.wait_until(lambda: any(e.get("type") == "broker.left" for e in kr.get("/v1/events?limit=20")), 15)
     for e in kr.get("/v1/events?limit=20"):
         if e.get("type") == "broker.left":
             b = e.get("broker", {})
-            say("  broker.left: cluster %s broker %s (%s, rack %s, stack %s)" % (
-                e.get("cluster"), b.get("id"), b.get("host"), b.get("rack"), b.get("stack")), "ok")
+            say("  broker.left: cluster %s broker %s (%s, rack %s, stack %s), led %s and held %s partitions" % (
+                e.get("cluster"), b.get("id"), b.get("host"), b.get("rack"), b.get("stack"),
+                e.get("partitions_led"), e.get("partitions_held")), "ok")
             break
     pause(3)
+    try:
+        marks = kr.get("/v1/streams-resets")
+    except Exception:
+        marks = []
+    for m in marks if isinstance(marks, list) else []:
+        say("  Streams app %s marked for reset to %s: %s" % (m.get("application_id"), m.get("reset_to") or m.get("to"),
+                                                            m.get("state")), "ok")
 
     # 4. the alarm resolves
     say("\n▶ 4. CloudWatch: the status check alarm returns to OK")

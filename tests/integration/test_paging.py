@@ -182,6 +182,28 @@ def time_of(req):
 
 
 @t.case
+def second_page_of_an_incident_says_its_own_words():
+    # e.g. the on-call paged by the rule, then a Streams app's owners paged by
+    # mark_streams_reset: each trigger carries its own summary and details
+    r1 = krreceiver.Receiver.start()
+    r2 = krreceiver.Receiver.start()
+    second = 'page: {to: [owners], severity: warning, summary: "Owners: reset {{instance.id}}", details: "Step 1. stop"}'
+    d = start([slack("oncall", r1.url("/oncall")), slack("owners", r2.url("/owners"))], rules(["oncall"], second))
+    post(d, alarm(NAME, "two-pages-1"))
+    a = r1.wait_requests(1, krzk.tmout(10))
+    b = r2.wait_requests(1, krzk.tmout(10))
+    head = lambda req: req["json"]["blocks"][0]["text"]["text"] if req and req.get("json") else None
+    t.eq(head(a[0]) if a else None, ":red_circle: CRITICAL: EC2 status check failed: %s (i-0a1b2c3d4e5f60718)" % NAME,
+         "the on-call's trigger has the first page's summary")
+    t.eq(head(b[0]) if b else None, ":warning: WARNING: Owners: reset i-0a1b2c3d4e5f60718",
+         "the owners' trigger has its own summary and severity")
+    t.ok(b and "Step 1. stop" in json.dumps(b[0]["json"]), "and its own details")
+    d.stop()
+    r1.stop()
+    r2.stop()
+
+
+@t.case
 def retry_500_then_200_and_429_retry_after():
     rs = krreceiver.Receiver.start(script="500,200")
     rp = krreceiver.Receiver.start(script="429,202", retry_after="2")
