@@ -10,7 +10,8 @@
  *
  * Journal records: streams.mark {mark, run, incident, cluster, app, bootstrap, reason, to,
  * reset, dry_run}, streams.state {mark, from, to, message}, streams.step {mark, step,
- * message, detail?}, streams.snapshot {every field of a mark} (compaction). Replay of the
+ * message, detail?}, streams.group {mark, state, members, polls, error?} (when what the
+ * group looks like changes), streams.snapshot {every field of a mark} (compaction). Replay of the
  * snapshot records alone restores every mark. */
 #ifndef KR_STREAMS_MARKS_H
 #define KR_STREAMS_MARKS_H

@@ -889,9 +889,19 @@ static void describe_cb(const kr_kafka_result_t *res, void *arg)
         return;
     mk->busy = 0;
     mk->polls++;
+    const char *gs = res->result ? "unknown" : res->group_state ? res->group_state : "unknown";
+    int members = res->result ? -1 : res->members;
+    if (!mk->group_state || strcmp(mk->group_state, gs) != 0 || mk->members != members) {
+        /* journaled when what the group looks like changes (not every poll), so a restart
+         * and a journal dump show e.g. Stable 3 -> Stable 1 -> Empty 0 with the times */
+        journal(mk->set, json_pack("{s:s,s:s,s:s,s:o,s:i,s:s?}", "kind", "streams.group", "mark", mk->id,
+                                   "state", gs, "members", members >= 0 ? json_integer(members) : json_null(),
+                                   "polls", mk->polls, "error",
+                                   res->result ? (res->error ? res->error : kr_strerror(res->result)) : NULL));
+    }
     free(mk->group_state);
-    mk->group_state = strdup(res->result ? "unknown" : res->group_state ? res->group_state : "unknown");
-    mk->members = res->result ? -1 : res->members;
+    mk->group_state = strdup(gs);
+    mk->members = members;
     if (mk->cancel) {
         cancel_now(mk);
         return;
@@ -1843,6 +1853,12 @@ int kr_streams_marks_replay(kr_streams_marks_t *m, const json_t *rec)
             mk->ended_ms = t;
         set_message(mk, str(rec, "message"));
         update_gauges(m);
+    } else if (!strcmp(kind, "streams.group")) {
+        json_t *mem = json_object_get(rec, "members");
+        free(mk->group_state);
+        mk->group_state = dup_or_null(str(rec, "state"));
+        mk->members = json_is_integer(mem) ? (int)json_integer_value(mem) : -1;
+        mk->polls = (int)json_integer_value(json_object_get(rec, "polls"));
     } else if (!strcmp(kind, "streams.step")) {
         const char *name = str(rec, "step");
         json_t *detail = json_object_get(rec, "detail");

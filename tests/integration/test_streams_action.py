@@ -12,7 +12,8 @@ client talks to). A rule marks the `affected` apps when a broker leaves:
   auto_reset never, so its owners' page carries Kafka's own command line;
 - the mock cannot describe groups, so app's mark waits and says why, and nothing is
   committed (read back from the mock with its own consumer);
-- a restart resumes the marks from the journal; an operator cancel stops the wait.
+- a restart resumes the marks from the journal; an operator cancel stops the wait; after
+  the journal compacts, the marks come back from their snapshot records alone.
 
 What this cannot reach, because the 2.0.2 mock does not answer it (group description with
 members, offsets for times, topic deletion), is the reset itself: waiting while members
@@ -262,6 +263,47 @@ def test_restart_resumes_and_cancel_stops():
          "still nothing committed")
 
 
+def eb_event(n):
+    return {"version": "0", "id": "sa-%05d" % n, "detail-type": "EC2 Instance Rebalance Recommendation",
+            "source": "aws.ec2", "account": "123456789012", "time": "2026-11-24T19:10:00Z",
+            "region": "ap-northeast-2",
+            "resources": ["arn:aws:ec2:ap-northeast-2:123456789012:instance/i-%04d" % n],
+            "detail": {"instance-id": "i-%04d" % n}}
+
+
+def segments():
+    return sorted(f for f in os.listdir(os.path.join(DIR, "journal")) if f.startswith("journal-"))
+
+
+def test_marks_survive_compaction():
+    """The journal compacts (snapshot, older segments removed): the marks come back from
+    their snapshot records alone."""
+    global D
+    # polls counts asks; only those that saw the group change are journaled
+    strip = lambda ms_: {m["id"]: {k: v for k, v in m.items() if k not in ("waited", "waited_ms", "polls")}
+                         for m in ms_}
+    before = strip(marks(D))
+    t.eq(D.stop(), 0, "daemon stops")
+    cfg = dict(CFG, eventbridge={"secret": "s"}, log_level="warn",
+               journal={"segment_size": "64KiB", "compact_after": 2})
+    D = krlib.Daemon.start(cfg, directory=DIR)
+    for n in range(400):
+        code, _, _ = D.post_json("/hooks/eventbridge", eb_event(n), {"X-Kresponder-Secret": "s"})
+        if code != 202:
+            t.ok(False, "event %d accepted (%d)" % (n, code))
+            break
+    t.ok(krzk.wait_until(lambda: len(segments()) <= 3, krzk.tmout(15)),
+         "older segments were removed by compaction: %s" % segments())
+    with open(os.path.join(DIR, "journal", segments()[0])) as f:
+        head = f.read()
+    t.ok('"kind":"snapshot.begin"' in head.split("\n")[0], "the oldest segment left starts with a snapshot")
+    t.ok('"kind":"streams.snapshot"' in head, "the snapshot holds the marks (streams.snapshot)")
+    t.ok('"kind":"streams.mark"' not in head, "and not their original records")
+    D.kill()
+    D = krlib.Daemon.start(cfg, directory=DIR)
+    t.eq(strip(marks(D) or []), before, "every mark is the same after a restart from the snapshot")
+
+
 def main():
     global ZK
     ZK = krzk.ZooKeeper.start(tick_ms=TICK_MS)
@@ -272,7 +314,7 @@ def main():
         t.finish()
         return
     for fn in (test_broker_with_input_partitions_marks_app, test_app_v2_changelog_is_not_app,
-               test_restart_resumes_and_cancel_stops):
+               test_restart_resumes_and_cancel_stops, test_marks_survive_compaction):
         t.case(fn)
     if D:
         t.eq(D.stop(), 0, "daemon exits 0")

@@ -705,6 +705,9 @@ KR_TEST(restart_resumes_waiting_from_the_journal)
     CHECK_JSON(json_object_get(after, "page"), json_object_get(before, "page"));
     CHECK_STR(json_string_value(json_object_get(after, "waiting_since")),
               json_string_value(json_object_get(before, "waiting_since")));
+    /* what the group looked like last (journaled when it changed) */
+    CHECK_JSON(json_object_get(after, "group"), json_object_get(before, "group"));
+    CHECK_INT(json_integer_value(json_object_get(json_object_get(after, "group"), "members")), 2);
     json_decref(after);
     kr_kafka_fake_set_group(r.fake, "app", "Stable", 1);
     kr_runs_resume(r.runs);
