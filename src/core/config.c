@@ -10,6 +10,7 @@
 
 #include "kr/cli.h"
 #include "kr/config.h"
+#include "kr/cluster.h"
 #include "kr/err.h"
 #include "kr/pager.h"
 #include "kr/streams_marks.h"
@@ -554,6 +555,10 @@ int kr_cmd_check(int argc, char **argv)
             printf("%s: %zu rules in %zu files\n", c->rules_dir, kr_ruleset_count(rs), kr_ruleset_nfiles(rs));
             kr_ruleset_decref(rs);
         }
+    }
+    if (code == 0 && kr_clusters_check(c, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        code = 1;
     }
     if (code == 0 && kr_pager_check(c, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);

@@ -40,7 +40,8 @@ struct kr_journal {
     int kick_pending;
     char *dir;
     int fd;                      /* current segment (mu: the fsync thread reads it) */
-    int old_fd;                  /* previous segment, still to fsync and close (mu) */
+    int old_fds[16];             /* previous segments, still to fsync and close (mu) */
+    int n_old;
     unsigned segno;
     unsigned first_segno;        /* oldest segment on disk */
     int64_t seg_bytes, seg_limit;
@@ -107,14 +108,19 @@ static void *fsync_main(void *arg)
         if (j->written == j->durable && j->written == j->failed_upto && j->stop)
             break;
         uint64_t target = j->written;
-        int fd = j->fd, old = j->old_fd;
-        j->old_fd = -1;
+        int fd = j->fd, old[16], n_old = j->n_old;
+        memcpy(old, j->old_fds, sizeof old);
+        j->n_old = 0;
         pthread_mutex_unlock(&j->mu);
-        /* a rotated segment's last records are made durable before the new segment's */
-        int rc = old >= 0 ? fdatasync(old) : 0;
-        int e = errno;
-        if (old >= 0)
-            close(old);
+        /* rotated segments' last records are made durable before the new segment's */
+        int rc = 0, e = 0;
+        for (int i = 0; i < n_old; i++) {
+            if (rc == 0 && fdatasync(old[i]) != 0) {
+                rc = -1;
+                e = errno;
+            }
+            close(old[i]);
+        }
         if (rc == 0) {
             rc = fdatasync(fd);
             e = errno;
@@ -273,7 +279,7 @@ kr_journal_t *kr_journal_open(struct event_base *base, const char *dir, char *er
         goto fail;
     }
     j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    j->old_fd = -1;
+    j->n_old = 0;
     j->segno = segno;
     j->first_segno = n ? segs[0] : segno;
     j->seg_limit = 64 << 20;
@@ -335,8 +341,8 @@ void kr_journal_close(kr_journal_t *j)
     }
     event_free(j->wake);
     event_free(j->kick);
-    if (j->old_fd >= 0)
-        close(j->old_fd);
+    for (int i = 0; i < j->n_old; i++)
+        close(j->old_fds[i]);
     close(j->fd);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cond);
@@ -365,13 +371,13 @@ static int rotate(kr_journal_t *j)
         return KR_EIO;
     }
     pthread_mutex_lock(&j->mu);
-    if (j->old_fd >= 0) { /* the thread has not caught up with the last rotation yet */
+    if (j->n_old == (int)(sizeof j->old_fds / sizeof j->old_fds[0])) { /* the thread is far behind */
         pthread_mutex_unlock(&j->mu);
         close(fd);
         unlink(path);
         return KR_OK;
     }
-    j->old_fd = j->fd;
+    j->old_fds[j->n_old++] = j->fd;
     j->fd = fd;
     pthread_mutex_unlock(&j->mu);
     j->segno++;
@@ -862,7 +868,7 @@ int kr_journal_compact(kr_journal_t *j, int (*fill)(kr_journal_snapshot_t *snap,
     /* Only when everything written is durable: the old segments are about to go, and a
      * record still waiting for its fsync in them would be lost. */
     pthread_mutex_lock(&j->mu);
-    int idle = j->written == j->durable && j->failed_upto == j->written && j->old_fd < 0 && !j->head;
+    int idle = j->written == j->durable && j->failed_upto == j->written && j->n_old == 0 && !j->head;
     pthread_mutex_unlock(&j->mu);
     if (!idle)
         return kr_seterr(err, errlen, KR_EAGAIN, "journal busy; compaction postponed");

@@ -10,7 +10,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "kr/cluster.h"
+#include "kr/cluster_policy.h"
 #include "kr/err.h"
+#include "kr/event.h"
 #include "kr/http.h"
 #include "kr/incident.h"
 #include "kr/log.h"
@@ -150,6 +153,55 @@ static int rate_limited(kr_respond_t *r, const json_t *params, const json_t *eve
     return limited;
 }
 
+/* ---- guard: too many brokers of the cluster down ---- */
+
+static int count_down(const kr_broker_info_t *b, void *arg)
+{
+    if (!b->alive)
+        json_array_append_new(arg, json_integer(b->id));
+    return 0;
+}
+
+/* The blast-radius guard for every Kafka-changing action (evacuate and drain_stack also
+ * check it before each batch): when more brokers of the event's cluster are down than
+ * pause_when_brokers_down allows, this is an AZ outage or a partition of kresponder, not a
+ * broker fault: skip, say why, and emit a guard.paused event (journaled, matchable). */
+static int brokers_down_guard(kr_respond_t *r, const char *kind, const json_t *event, const char *incident_id,
+                              char *reason, size_t len)
+{
+    const char *name = json_string_value(json_object_get(event, "cluster"));
+    kr_cluster_t *c = name && r->d->clusters ? kr_clusters_find(r->d->clusters, name) : NULL;
+    kr_cluster_guards_t g;
+    json_t *down;
+    int tripped = 0;
+    if (!c || !(down = json_array()))
+        return 0;
+    kr_cluster_guards(c, &g);
+    kr_cluster_foreach_broker(c, count_down, down);
+    if ((int)json_array_size(down) > g.pause_when_brokers_down) {
+        char *ids = json_dumps(down, JSON_COMPACT), id[300];
+        snprintf(reason, len,
+                 "guard pause_when_brokers_down: %zu brokers of cluster %s are down (%s), more than the %d allowed; "
+                 "would have run %s", json_array_size(down), name, ids ? ids : "?", g.pause_when_brokers_down, kind);
+        free(ids);
+        snprintf(id, sizeof id, "kresponder:guard:%s:%s:%s:%lld", name, incident_id, kind, (long long)kr_now_ms());
+        json_t *ev = kr_event_new(id, "kresponder", "guard.paused", "firing", kr_now_ms());
+        if (ev) {
+            json_object_set_new(ev, "cluster", json_string(name));
+            json_object_set_new(ev, "guard", json_pack("{s:s,s:O,s:s,s:s,s:s}", "name", "pause_when_brokers_down",
+                                                       "down", down, "message", reason, "incident", incident_id,
+                                                       "action", kind));
+            json_t *list = json_pack("[o]", ev);
+            if (list)
+                kr_daemon_accept(r->d, list, NULL, NULL);
+            json_decref(list);
+        }
+        tripped = 1;
+    }
+    json_decref(down);
+    return tripped;
+}
+
 static int fx_dispatch(const kr_dispatch_t *dp, void *arg)
 {
     kr_respond_t *r = arg;
@@ -166,6 +218,11 @@ static int fx_dispatch(const kr_dispatch_t *dp, void *arg)
         snprintf(reason, sizeof reason, "paused (%s): would have run %s %s",
                  r->paused ? "POST /v1/pause" : "pause file", dp->kind, p ? p : "");
         free(p);
+        skip = reason;
+    } else if (k && k->kafka_changing && !dry &&
+               brokers_down_guard(r, dp->kind, kr_incident_first_event(dp->incident), incident_id, reason,
+                                  sizeof reason)) {
+        KR_WARN("guard", "msg=\"action skipped\" incident=%s kind=%s reason=\"%s\"", incident_id, dp->kind, reason);
         skip = reason;
     } else if (k && k->kafka_changing && !dry &&
                rate_limited(r, params, kr_incident_first_event(dp->incident), reason, sizeof reason)) {

@@ -78,6 +78,11 @@ def config_errors_are_file_line_col():
     t.eq((r.returncode, r.stderr.strip()),
          (1, os.path.join(rules, "bad.yaml") + ":1: rule x: page to \"oncall\": no such receiver in the config's receivers"),
          "a rule paging a receiver that is not configured is refused at load time")
+    with open(path, "w") as f:
+        f.write("listen: 127.0.0.1:0\nclusters:\n  - name: a\n    zookeeper: 127.0.0.1:2181\n    stacks: {blue: 1-1000, green: 900-2000}\n")
+    r = subprocess.run([krlib.BIN, "check", "-c", path], capture_output=True, text=True)
+    t.eq(r.returncode, 1, "check -c validates the clusters section: " + r.stderr.strip())
+    t.ok(r.stderr.startswith(path + ":5:"), "with file:line:col: " + r.stderr.strip())
     r = subprocess.run([krlib.BIN, "check", "--reference"], capture_output=True, text=True)
     t.ok("| `sns.max_age` | duration | 1h |" in r.stdout, "the reference is generated from the table")
 
