@@ -219,7 +219,8 @@ static int fx_dispatch(const kr_dispatch_t *dp, void *arg)
                  r->paused ? "POST /v1/pause" : "pause file", dp->kind, p ? p : "");
         free(p);
         skip = reason;
-    } else if (k && k->kafka_changing && !dry &&
+    } else if (k && k->kafka_changing && !dry && strcmp(dp->kind, "evacuate") != 0 &&
+               strcmp(dp->kind, "drain_stack") != 0 && /* they check it before planning and each batch */
                brokers_down_guard(r, dp->kind, kr_incident_first_event(dp->incident), incident_id, reason,
                                   sizeof reason)) {
         KR_WARN("guard", "msg=\"action skipped\" incident=%s kind=%s reason=\"%s\"", incident_id, dp->kind, reason);
