@@ -54,7 +54,8 @@ def brokers_down_pauses_kafka_changing_actions():
     t.eq(el.get("state"), "skipped", "elect_leaders is skipped")
     t.ok(el.get("message", "").startswith("guard pause_when_brokers_down: 2 brokers of cluster g are down ([3,4]"),
          "and says why: %s" % el.get("message"))
-    guard = [e for e in d.events() if e.get("type") == "guard.paused"]
+    # journaled through the same group commit as webhooks: visible once durable
+    guard = krzk.wait_until(lambda: [e for e in d.events() if e.get("type") == "guard.paused"], krzk.tmout(5))
     t.eq(len(guard), 1, "a guard.paused event was journaled")
     t.eq(guard[0].get("cluster") if guard else None, "g", "for the cluster")
     t.eq(d.stop(), 0, "clean stop")
