@@ -32,7 +32,7 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .SECONDARY:
 .DELETE_ON_ERROR:
-.PHONY: all test check run bench fuzz asan clean deps unit integration golden rules-check
+.PHONY: all test check run bench fuzz asan clean deps unit integration golden rules-check valgrind
 all: $(BIN)/kresponder $(UNIT_BINS) $(TOOL_BINS) $(BENCH_BINS)
 
 $(O)/libkr.a: $(LIB_OBJS)
@@ -93,6 +93,18 @@ rules-check: $(BIN)/kresponder
 asan:
 	$(MAKE) O=build/asan BIN=build/asan/bin OPT="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# valgrind: the integration tests with every daemon under memcheck (errors and definite
+# leaks are reported in the logs, which must all be empty).
+VALGRIND_TESTS ?= daemon intake incidents compaction paging exec
+valgrind: all
+	@rm -rf build/valgrind && mkdir -p build/valgrind
+	@for t in $(VALGRIND_TESTS); do \
+	  KR_VALGRIND=1 KR_VALGRIND_DIR=$$PWD/build/valgrind KR_TEST_TIMEOUT_MULT=8 KR_TEST_FILTER=$$t \
+	    KR_BUILD=$(O) KR_BIN=$(BIN)/kresponder tests/run.sh | tail -n 2; done
+	@bad=$$(find build/valgrind -name 'valgrind.*.log' -size +0); \
+	if [ -n "$$bad" ]; then echo "valgrind found errors:"; head -n 60 $$bad; exit 1; fi; \
+	echo "valgrind: $$(ls build/valgrind | wc -l) daemon runs, no errors, no definite leaks"
 
 FUZZ_TIME ?= 10
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(ZK_CFLAGS)

@@ -25,6 +25,9 @@ BIN = os.path.join(SRCDIR, os.environ.get("KR_BIN", "bin/kresponder"))
 BUILD = krzk.BUILD
 
 
+VALGRIND_LOGS = []
+
+
 def to_yaml(value, indent=0):
     """Config dicts are written as JSON, which is YAML too (flow style)."""
     return json.dumps(value, indent=2)
@@ -63,6 +66,15 @@ class Daemon:
         """wrapper: a command prefix (e.g. an unshare/mount script) the binary runs under."""
         e = dict(os.environ)
         e.update(env or {})
+        if os.environ.get("KR_VALGRIND") and not wrapper:
+            # make valgrind: every daemon under memcheck; errors and definite leaks make it
+            # exit 99, which the tests' stop() checks see
+            vdir = os.environ.get("KR_VALGRIND_DIR") or directory
+            log = os.path.join(vdir, "valgrind.%d.%d.log" % (os.getpid(), len(VALGRIND_LOGS)))
+            VALGRIND_LOGS.append(log)
+            wrapper = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+                       "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                       "--log-file=" + log]
         proc = subprocess.Popen((wrapper or []) + [BIN, "run", "-c", config_path], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=e, cwd=directory)
         krzk.on_cleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
