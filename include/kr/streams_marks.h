@@ -128,6 +128,10 @@ int kr_streams_marks_start(kr_streams_marks_t *m, kr_run_t *run, char *err, size
 /* Operator cancel: marks waiting stop polling at once; a mark resetting stops before its
  * next step and says which were done. */
 void kr_streams_marks_cancel(kr_streams_marks_t *m, kr_run_t *run);
+/* Operator cancel of one mark (POST /v1/streams-resets/{id}/cancel): as above, for that
+ * app only; its run ends once its other marks are settled. Returns 0, KR_ENOTFOUND, or
+ * KR_ESTATE when the mark is already done, failed or cancelled (err says which). */
+int kr_streams_mark_cancel(kr_streams_marks_t *m, const char *id, char *err, size_t errlen);
 /* After a restart: a mark waiting resumes waiting (its waited time keeps counting from
  * the first wait); a mark interrupted while resetting waits for the group again and is
  * re-planned from Kafka's state (the same targets commit idempotently; only topics the

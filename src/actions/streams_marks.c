@@ -1291,7 +1291,10 @@ static void job_cb(const kr_kafka_result_t *res, void *arg)
     if (!j || mk->state != KR_MARK_RESETTING)
         return;
     if (res->result) {
-        attempt_failed(mk, phase_names[j->phase], res->error ? res->error : kr_strerror(res->result));
+        if (mk->cancel)
+            cancel_now(mk);
+        else
+            attempt_failed(mk, phase_names[j->phase], res->error ? res->error : kr_strerror(res->result));
         return;
     }
     switch (j->phase) {
@@ -1682,6 +1685,32 @@ done:
     return rc;
 }
 
+/* Stops one mark now, or after the Kafka request in flight. */
+static void cancel_mark(mark_t *mk)
+{
+    if (mk->busy) {
+        mk->cancel = 1; /* the request in flight finishes first; its callback stops */
+        step(mk, "cancel", NULL, "cancel requested: stopping after the Kafka request in flight");
+    } else {
+        if (mk->timer)
+            evtimer_del(mk->timer);
+        cancel_now(mk);
+    }
+}
+
+int kr_streams_mark_cancel(kr_streams_marks_t *m, const char *id, char *err, size_t errlen)
+{
+    mark_t *mk = find_mark(m, id);
+    if (!mk)
+        return kr_seterr(err, errlen, KR_ENOTFOUND, "no Streams reset mark %s", id);
+    if (is_final(mk->state))
+        return kr_seterr(err, errlen, KR_ESTATE, "mark %s is already %s", id, state_names[mk->state]);
+    if (mk->cancel)
+        return KR_OK;
+    cancel_mark(mk);
+    return KR_OK;
+}
+
 void kr_streams_marks_cancel(kr_streams_marks_t *m, kr_run_t *run)
 {
     int any = 0;
@@ -1691,14 +1720,8 @@ void kr_streams_marks_cancel(kr_streams_marks_t *m, kr_run_t *run)
             continue;
         any = 1;
         mk->run = run;
-        if (mk->busy) {
-            mk->cancel = 1; /* the request in flight finishes first; its callback stops */
-            step(mk, "cancel", NULL, "cancel requested: stopping after the Kafka request in flight");
-        } else {
-            if (mk->timer)
-                evtimer_del(mk->timer);
-            cancel_now(mk);
-        }
+        if (!mk->cancel)
+            cancel_mark(mk);
     }
     if (!any && kr_run_state(run) == KR_RUN_RUNNING)
         kr_run_finish(run, KR_ESTATE, "cancelled by operator");

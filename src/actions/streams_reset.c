@@ -88,9 +88,50 @@ const kr_action_kind_t kr_action_mark_streams_reset = {
 
 /* ---- daemon wiring ---- */
 
+/* POST /v1/streams-resets/{id}/cancel: one app's mark, without cancelling the incident
+ * (whose other actions, e.g. an evacuation, go on). */
+static void cancel_api(kr_daemon_t *d, struct evhttp_request *req, const char *id)
+{
+    static const char endpoint[] = "/v1/streams-resets/{id}/cancel";
+    char err[300];
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        kr_http_reply_error(d, req, endpoint, 405, "use POST to cancel");
+        return;
+    }
+    if (!d->cfg->admin_token) {
+        kr_http_reply_error(d, req, endpoint, 403, "admin.token is not configured; operator endpoints are disabled");
+        return;
+    }
+    if (!kr_http_bearer_ok(req, d->cfg->admin_token)) {
+        kr_metrics_add(d->metrics, KR_M_auth_failures_total, "endpoint=\"admin\"", 1);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+        kr_http_reply_error(d, req, endpoint, 401, "missing or wrong bearer token");
+        return;
+    }
+    int rc = kr_streams_mark_cancel(d->streams, id, err, sizeof err);
+    if (rc != KR_OK) {
+        kr_http_reply_error(d, req, endpoint, rc == KR_ENOTFOUND ? 404 : 409, "%s", err);
+        return;
+    }
+    kr_http_reply_json(d, req, endpoint, 200, kr_streams_mark_json(d->streams, id));
+}
+
 /* GET /v1/streams-resets[?cluster=&app=&state=] and GET /v1/streams-resets/{id} */
 static void resets_api(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
 {
+    size_t rl = rest ? strlen(rest) : 0;
+    if (rl > 7 && strcmp(rest + rl - 7, "/cancel") == 0) {
+        char id[512];
+        snprintf(id, sizeof id, "%.*s", (int)(rl - 7), rest);
+        cancel_api(d, req, id);
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+        kr_http_reply_error(d, req, "/v1/streams-resets/{id}", 405, "use GET");
+        return;
+    }
     if (rest && *rest) {
         json_t *one = kr_streams_mark_json(d->streams, rest);
         if (!one)
@@ -184,7 +225,8 @@ int kr_streams_daemon_init(struct kr_daemon *d, char *err, size_t errlen)
         return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
     kr_streams_marks_set_hooks(d->streams, &hooks);
     if (kr_http_route(d, EVHTTP_REQ_GET, "/v1/streams-resets", "/v1/streams-resets", resets_api) ||
-        kr_http_route(d, EVHTTP_REQ_GET, "/v1/streams-resets/", "/v1/streams-resets/{id}", resets_api))
+        kr_http_route(d, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "/v1/streams-resets/", "/v1/streams-resets/{id}",
+                      resets_api))
         return kr_seterr(err, errlen, KR_EINVAL, "cannot register /v1/streams-resets");
     if (kr_daemon_add_snapshot(d, snapshot_cb, d) != KR_OK)
         return kr_seterr(err, errlen, KR_ENOMEM, "too many snapshot writers");

@@ -259,6 +259,18 @@ def test_restart_resumes_and_cancel_stops():
         time.sleep(krzk.tmout(2.5))
         t.eq([m for m in marks(D) if m["id"] == app["id"]][0]["polls"], polls, "polling stopped")
     t.eq(D.metric("streams_resets_total", 'result="cancelled"'), 1, "metric: one cancelled")
+    # one mark alone: POST /v1/streams-resets/{id}/cancel (admin token)
+    v2 = [m for m in before.values() if m["application_id"] == "app-v2"][0]
+    path = "/v1/streams-resets/%s/cancel" % v2["id"]
+    t.eq(D.request("POST", path)[0], 401, "cancel without the token: 401")
+    t.eq(D.request("GET", path)[0], 405, "GET on cancel: 405")
+    code, body, _ = D.request("POST", path, headers={"Authorization": "Bearer " + TOKEN})
+    t.eq((code, body.get("state")), (200, "cancelled"), "app-v2's mark cancelled alone: %s" % body)
+    code, body, _ = D.request("POST", path, headers={"Authorization": "Bearer " + TOKEN})
+    t.eq((code, body.get("error")), (409, "mark %s is already cancelled" % v2["id"]), "again: 409")
+    code, _, _ = D.request("POST", "/v1/streams-resets/nope/0/x/cancel", headers={"Authorization": "Bearer " + TOKEN})
+    t.eq(code, 404, "an unknown mark: 404")
+    t.eq(D.request("POST", "/v1/streams-resets/" + v2["id"])[0], 405, "POST on a mark: 405")
     t.eq(MK.committed("app", ["orders:0", "orders:1"]), {"orders:0": 4, "orders:1": 7},
          "still nothing committed")
 

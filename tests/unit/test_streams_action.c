@@ -621,6 +621,34 @@ KR_TEST(cancel_stops_polling)
     ctx_free(&c);
 }
 
+KR_TEST(cancel_one_mark)
+{
+    ctx_t c;
+    char err[256];
+    ctx_init(&c, NULL);
+    kr_kafka_fake_set_group(c.fake, "app", "Stable", 2);
+    kr_run_t *run = start(&c, "{\"apps\":[\"app\",\"app-v2\"]}", 0);
+    CHECK_STR(mark_state(&c, MARK_APP), "waiting-for-stop");
+    CHECK_INT(kr_streams_mark_cancel(c.d.streams, "inc-1/1/nope", err, sizeof err), KR_ENOTFOUND);
+    CHECK_STR(err, "no Streams reset mark inc-1/1/nope");
+    /* the first describe is still in flight: the mark stops when it answers */
+    CHECK_INT(kr_streams_mark_cancel(c.d.streams, MARK_APP, err, sizeof err), 0);
+    CHECK_STR(mark_state(&c, MARK_APP), "waiting-for-stop");
+    CHECK(run_until(&c, MARK_APP, "cancelled", 2));
+    CHECK_STR(mark_state(&c, "inc-1/1/app-v2"), "marked");
+    CHECK_STR(kr_run_state_name(kr_run_state(run)), "cancelled");
+    CHECK_STR(kr_run_message(run), "app: cancelled; app-v2: marked (manual reset)");
+    CHECK_INT(kr_streams_mark_cancel(c.d.streams, MARK_APP, err, sizeof err), KR_ESTATE);
+    CHECK_STR(err, "mark inc-1/1/app is already cancelled");
+    /* a manual mark can be closed too */
+    CHECK_INT(kr_streams_mark_cancel(c.d.streams, "inc-1/1/app-v2", err, sizeof err), 0);
+    CHECK_STR(mark_state(&c, "inc-1/1/app-v2"), "cancelled");
+    int before = calls_with(c.fake, "describe_group");
+    run_for(&c, 1500);
+    CHECK_INT(calls_with(c.fake, "describe_group"), before);
+    ctx_free(&c);
+}
+
 KR_TEST(describe_failures_never_reset)
 {
     ctx_t c;
