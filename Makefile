@@ -94,16 +94,17 @@ asan:
 	$(MAKE) O=build/asan BIN=build/asan/bin OPT="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-# valgrind: the integration tests with every daemon under memcheck (errors and definite
-# leaks are reported in the logs, which must all be empty).
+# valgrind: the integration tests with every daemon under memcheck. Errors and definite
+# leaks are "==PID==" lines in the logs, which must have none ("--PID--" lines are
+# valgrind's own notes, e.g. pidfd_open unknown to valgrind 3.19: exec falls back to polling).
 VALGRIND_TESTS ?= daemon intake incidents compaction paging exec
 valgrind: all
 	@rm -rf build/valgrind && mkdir -p build/valgrind
 	@for t in $(VALGRIND_TESTS); do \
 	  KR_VALGRIND=1 KR_VALGRIND_DIR=$$PWD/build/valgrind KR_TEST_TIMEOUT_MULT=8 KR_TEST_FILTER=$$t \
 	    KR_BUILD=$(O) KR_BIN=$(BIN)/kresponder tests/run.sh | tail -n 2; done
-	@bad=$$(find build/valgrind -name 'valgrind.*.log' -size +0); \
-	if [ -n "$$bad" ]; then echo "valgrind found errors:"; head -n 60 $$bad; exit 1; fi; \
+	@bad=$$(grep -l '^==' build/valgrind/valgrind.*.log 2>/dev/null); \
+	if [ -n "$$bad" ]; then echo "valgrind found errors:"; grep -h '^==' $$bad | head -n 80; exit 1; fi; \
 	echo "valgrind: $$(ls build/valgrind | wc -l) daemon runs, no errors, no definite leaks"
 
 FUZZ_TIME ?= 10
