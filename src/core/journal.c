@@ -379,6 +379,9 @@ static int rotate(kr_journal_t *j)
     }
     j->old_fds[j->n_old++] = j->fd;
     j->fd = fd;
+    /* now, not at the end of the pass: the next rotation waits until the thread has
+     * taken this old segment */
+    pthread_cond_signal(&j->cond);
     pthread_mutex_unlock(&j->mu);
     j->segno++;
     j->seg_bytes = 0;
