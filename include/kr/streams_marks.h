@@ -9,8 +9,8 @@
  * helpers (config check, affected apps, reset point, command line, page) run anywhere.
  *
  * Journal records: streams.mark {mark, run, incident, cluster, app, bootstrap, reason, to,
- * reset, dry_run}, streams.state {mark, from, to, message}, streams.step {mark, step,
- * message, detail?}, streams.group {mark, state, members, polls, error?} (when what the
+ * reset, dry_run}, streams.state {mark, from, to, message, at}, streams.step {mark, step,
+ * time, message, detail?}, streams.group {mark, state, members, polls, error?} (when what the
  * group looks like changes), streams.snapshot {every field of a mark} (compaction). Replay of the
  * snapshot records alone restores every mark. */
 #ifndef KR_STREAMS_MARKS_H

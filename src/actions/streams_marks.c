@@ -678,8 +678,8 @@ static void step(mark_t *mk, const char *name, json_t *detail, const char *f, ..
         json_array_remove(mk->steps, 0);
     set_message(mk, msg);
     KR_INFO("streams", "msg=\"%s\" mark=%s step=%s", msg, mk->id, name);
-    journal(mk->set, json_pack("{s:s,s:s,s:s,s:s,s:o?}", "kind", "streams.step", "mark", mk->id, "step", name,
-                               "message", msg, "detail", detail));
+    journal(mk->set, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o?}", "kind", "streams.step", "mark", mk->id, "step", name,
+                               "time", now, "message", msg, "detail", detail));
     if (mk->run && kr_run_state(mk->run) == KR_RUN_RUNNING)
         kr_run_progress(mk->run, NULL, "%s: %s", mk->app_id, msg);
 }
@@ -708,18 +708,19 @@ static void set_state(mark_t *mk, kr_mark_state_t to, const char *f, ...)
                  state_names[from], state_names[to]);
         return;
     }
+    int64_t now = kr_now_ms();
     mk->state = to;
     set_message(mk, msg);
     if (to == KR_MARK_WAITING && !mk->waiting_since_ms)
-        mk->waiting_since_ms = kr_now_ms();
+        mk->waiting_since_ms = now;
     if (from == KR_MARK_WAITING)
-        mk->wait_end_ms = kr_now_ms();
+        mk->wait_end_ms = now;
     if (is_final(to))
-        mk->ended_ms = kr_now_ms();
+        mk->ended_ms = now;
     KR_INFO("streams", "msg=\"%s -> %s\" mark=%s app=%s message=\"%s\"", state_names[from],
             state_names[to], mk->id, mk->app_id, msg);
-    journal(mk->set, json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", "streams.state", "mark", mk->id, "from",
-                               state_names[from], "to", state_names[to], "message", msg));
+    journal(mk->set, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "kind", "streams.state", "mark", mk->id, "from",
+                               state_names[from], "to", state_names[to], "message", msg, "at", (json_int_t)now));
     if (mk->run && kr_run_state(mk->run) == KR_RUN_RUNNING)
         kr_run_progress(mk->run, NULL, "%s: %s -> %s: %s", mk->app_id, state_names[from],
                         state_names[to], msg);
@@ -1847,8 +1848,6 @@ int kr_streams_marks_replay(kr_streams_marks_t *m, const json_t *rec)
                 mk->members = json_is_integer(json_object_get(g, "members"))
                                   ? (int)json_integer_value(json_object_get(g, "members")) : -1;
             }
-        } else {
-            mk->created_ms = json_integer_value(json_object_get(rec, "t")) ?: mk->created_ms;
         }
         if (add_mark(m, mk) != KR_OK) {
             mark_free(mk);
@@ -1859,7 +1858,7 @@ int kr_streams_marks_replay(kr_streams_marks_t *m, const json_t *rec)
     }
     if (!(mk = find_mark(m, str(rec, "mark"))))
         return KR_OK; /* its mark record was compacted away with a finished mark */
-    int64_t t = json_integer_value(json_object_get(rec, "t"));
+    int64_t t = json_integer_value(json_object_get(rec, json_object_get(rec, "at") ? "at" : "t"));
     if (!strcmp(kind, "streams.state")) {
         int to = state_from_name(str(rec, "to"));
         if (to < 0)
@@ -1886,7 +1885,8 @@ int kr_streams_marks_replay(kr_streams_marks_t *m, const json_t *rec)
         const char *name = str(rec, "step");
         json_t *detail = json_object_get(rec, "detail");
         char now[40];
-        json_array_append_new(mk->steps, json_pack("{s:s,s:s,s:s}", "time", kr_time_format(t, now, sizeof now),
+        json_array_append_new(mk->steps, json_pack("{s:s,s:s,s:s}", "time",
+                                                   str(rec, "time") ? str(rec, "time") : kr_time_format(t, now, sizeof now),
                                                    "step", name ? name : "", "message",
                                                    str(rec, "message") ? str(rec, "message") : ""));
         if (json_array_size(mk->steps) > MAX_STEPS)

@@ -729,6 +729,19 @@ KR_TEST(restart_resumes_waiting_from_the_journal)
     CHECK_INT(kr_journal_replay(dir, replay_cb, &r, &last, &torn, err, sizeof err), 0);
     json_t *after = mark(&r, MARK_APP);
     CHECK_STR(json_string_value(json_object_get(after, "state")), "waiting-for-stop");
+    /* the whole mark as it was, but for what a clock or a poll changes (each poll rewrites
+     * the message with the time waited; the resumed mark polls at once) */
+    {
+        json_t *a = json_deep_copy(after), *b = json_deep_copy(before);
+        const char *volatile_keys[] = { "waited", "waited_ms", "polls", "message" };
+        for (size_t i = 0; i < N(volatile_keys); i++) {
+            json_object_del(a, volatile_keys[i]);
+            json_object_del(b, volatile_keys[i]);
+        }
+        CHECK_JSON(a, b);
+        json_decref(a);
+        json_decref(b);
+    }
     CHECK_JSON(json_object_get(after, "reset"), json_object_get(before, "reset"));
     CHECK_JSON(json_object_get(after, "page"), json_object_get(before, "page"));
     CHECK_STR(json_string_value(json_object_get(after, "waiting_since")),
