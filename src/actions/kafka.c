@@ -500,7 +500,7 @@ typedef struct {
     int n_workers;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job_t *todo, *todo_tail;        /* to the worker (under mu) */
+    job_t *queue, *queue_tail;        /* to the worker (under mu) */
     job_t *done, *done_tail;        /* from the worker (under mu) */
     int stop;
 } rk_impl_t;
@@ -668,14 +668,14 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&im->mu);
     for (;;) {
         job_t *j;
-        while (!im->stop && !im->todo)
+        while (!im->stop && !im->queue)
             pthread_cond_wait(&im->cv, &im->mu);
         if (im->stop)
             break;
-        j = im->todo;
-        im->todo = j->next;
-        if (!im->todo)
-            im->todo_tail = NULL;
+        j = im->queue;
+        im->queue = j->next;
+        if (!im->queue)
+            im->queue_tail = NULL;
         pthread_mutex_unlock(&im->mu);
         run_job(im, j);
         pthread_mutex_lock(&im->mu);
@@ -926,11 +926,11 @@ static int rk_start(void *impl, kr_kafka_t *k, uint64_t id, kr_kafka_op_t op,
             j->n++;
         }
         pthread_mutex_lock(&im->mu);
-        if (im->todo_tail)
-            im->todo_tail->next = j;
+        if (im->queue_tail)
+            im->queue_tail->next = j;
         else
-            im->todo = j;
-        im->todo_tail = j;
+            im->queue = j;
+        im->queue_tail = j;
         pthread_cond_signal(&im->cv);
         pthread_mutex_unlock(&im->mu);
         return KR_OK;
@@ -953,9 +953,9 @@ static void rk_free(void *impl)
         for (int i = 0; i < im->n_workers; i++)
             pthread_join(im->workers[i], NULL);
     }
-    while (im->todo) {
-        job_t *j = im->todo;
-        im->todo = j->next;
+    while (im->queue) {
+        job_t *j = im->queue;
+        im->queue = j->next;
         job_free(j);
     }
     while (im->done) {
