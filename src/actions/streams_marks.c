@@ -1092,10 +1092,22 @@ static int make_plan(mark_t *mk, char *err, size_t errlen)
             sr[i].low = p->low;
             sr[i].high = p->high;
             sr[i].time_offset = -1;
-            for (size_t t = 0; j->times && t < j->times->n_partitions; t++)
-                if (j->times->partitions[t].partition == p->partition &&
-                    strcmp(j->times->partitions[t].topic, p->topic) == 0 && !j->times->partitions[t].err)
-                    sr[i].time_offset = j->times->partitions[t].offset;
+            if (!j->times)
+                continue;
+            /* both requests listed the input partitions first and in the same order, so
+             * the answer at the same index is the one (else search: any order is correct) */
+            if (i >= j->times->n_partitions)
+                continue; /* an intermediate partition: its target is its end */
+            const kr_kafka_partition_t *tp = &j->times->partitions[i];
+            if (tp->partition != p->partition || strcmp(tp->topic, p->topic) != 0) {
+                tp = NULL;
+                for (size_t t = 0; t < j->times->n_partitions && !tp; t++)
+                    if (j->times->partitions[t].partition == p->partition &&
+                        strcmp(j->times->partitions[t].topic, p->topic) == 0)
+                        tp = &j->times->partitions[t];
+            }
+            if (tp && !tp->err)
+                sr[i].time_offset = tp->offset;
         }
         in.n_resolved = j->marks->n_partitions;
     }
