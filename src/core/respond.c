@@ -221,6 +221,9 @@ static int fx_dispatch(const kr_dispatch_t *dp, void *arg)
         skip = reason;
     } else if (k && k->kafka_changing && !dry && strcmp(dp->kind, "evacuate") != 0 &&
                strcmp(dp->kind, "drain_stack") != 0 && /* they check it before planning and each batch */
+               /* a Streams mark must still be made and its owners paged in a large outage;
+                * its reset waits for the owners to stop the app first */
+               strcmp(dp->kind, "mark_streams_reset") != 0 &&
                brokers_down_guard(r, dp->kind, kr_incident_first_event(dp->incident), incident_id, reason,
                                   sizeof reason)) {
         KR_WARN("guard", "msg=\"action skipped\" incident=%s kind=%s reason=\"%s\"", incident_id, dp->kind, reason);

@@ -1,7 +1,8 @@
 """tests/integration/test_guards.py: the blast-radius guard applies to every
 Kafka-changing action: with more brokers down than pause_when_brokers_down, an
 elect_leaders action is skipped with the reason and a guard.paused event is journaled,
-while a `log` action still runs (real ZooKeeper, krsim and the daemon)."""
+while a `log` action still runs and a Streams mark is still made (real ZooKeeper, krsim
+and the daemon)."""
 import os
 import tempfile
 
@@ -16,6 +17,7 @@ RULES = """
   actions:
     - log: {message: "rebalance for broker {{broker.id}}"}
     - elect_leaders: {brokers: ["{{broker.id}}"]}
+    - mark_streams_reset: {apps: [orders-app], to: latest}
 """
 
 
@@ -35,7 +37,12 @@ def brokers_down_pauses_kafka_changing_actions():
     d = krlib.Daemon.start({"rules_dir": "rules", "eventbridge": {"secret": SECRET},
                             "clusters": [{"name": "g", "zookeeper": zk.connect + "/g",
                                           "inventory": {"instances": {"i-0aaa": 1}},
-                                          "guards": {"pause_when_brokers_down": 1}}]}, directory=directory)
+                                          "bootstrap_servers": "127.0.0.1:9",
+                                          "guards": {"pause_when_brokers_down": 1},
+                                          "streams_apps": [{"application_id": "orders-app",
+                                                            "input_topics": ["orders"],
+                                                            "auto_reset": "never"}]}]},
+                           directory=directory)
     t.ok(krzk.wait_until(lambda: (d.request("GET", "/v1/clusters/g")[1] or {}).get("brokers_alive") == 4,
                          krzk.tmout(10)), "the model sees 4 brokers")
     sim.cmd("broker kill 3 close")
@@ -55,6 +62,10 @@ def brokers_down_pauses_kafka_changing_actions():
     t.ok(el.get("message", "").startswith("guard pause_when_brokers_down: 2 brokers of cluster g are down ([3,4]"),
          "and says why: %s" % el.get("message"))
     # journaled through the same group commit as webhooks: visible once durable
+    ms = acts.get("mark_streams_reset", {})
+    t.ok(ms.get("state") in ("running", "done"),
+         "a Streams mark is still made in a large outage (its reset waits for the app's owners): %s"
+         % ms.get("state"))
     guard = krzk.wait_until(lambda: [e for e in d.events() if e.get("type") == "guard.paused"], krzk.tmout(5))
     t.eq(len(guard), 1, "a guard.paused event was journaled")
     t.eq(guard[0].get("cluster") if guard else None, "g", "for the cluster")
