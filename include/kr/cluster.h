@@ -55,6 +55,16 @@ void kr_clusters_free(kr_clusters_t *cl);
  * the handlers read d->clusters. Before kr_http_start. Returns 0 or KR_EINVAL. */
 int kr_clusters_routes(struct kr_daemon *d, char *err, size_t errlen);
 
+/* The broker set across restarts: `record` journals a cluster.brokers record (borrowed)
+ * after the first load and after every broker change; kr_clusters_replay restores the
+ * last one (before kr_clusters_start), which seeds the model so that a broker that left
+ * while kresponder was down still yields broker.left. Loop thread. */
+typedef void (*kr_cluster_record_fn)(json_t *record, void *arg);
+void kr_clusters_set_record(kr_clusters_t *cl, kr_cluster_record_fn fn, void *arg);
+int kr_clusters_replay(kr_clusters_t *cl, const json_t *record);
+/* The current cluster.brokers record of a cluster (new reference), for snapshots. */
+json_t *kr_cluster_brokers_record(const kr_cluster_t *c);
+
 size_t kr_clusters_count(const kr_clusters_t *cl);
 kr_cluster_t *kr_clusters_at(kr_clusters_t *cl, size_t i);          /* borrowed */
 kr_cluster_t *kr_clusters_find(kr_clusters_t *cl, const char *name); /* borrowed, or NULL */

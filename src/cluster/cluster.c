@@ -138,6 +138,91 @@ static void stale_soon(kr_cluster_t *c)
         evtimer_add(c->stale_timer, &tv);
 }
 
+/* ---- the broker set across restarts ----------------------------------------------
+ * After the first load and after every broker change, the set of alive brokers is
+ * journaled (cluster.brokers). After a restart it seeds the model before the first read,
+ * so a broker that left while kresponder was down still yields broker.left (its event id,
+ * from the registration's czxid, is the same as one reported before: redeliveries dedupe). */
+
+static int collect_alive(const kr_broker_info_t *b, void *arg)
+{
+    if (b->alive)
+        json_array_append_new(arg, json_pack("{s:i,s:s?,s:i,s:s?,s:I}", "id", b->id, "host", b->host, "port",
+                                             b->port, "rack", b->rack, "epoch", (json_int_t)b->epoch));
+    return 0;
+}
+
+json_t *kr_cluster_brokers_record(const kr_cluster_t *c)
+{
+    json_t *list = json_array();
+    if (!list)
+        return NULL;
+    kr_model_foreach_broker(c->model, collect_alive, list);
+    return json_pack("{s:s,s:s,s:o}", "kind", "cluster.brokers", "cluster", c->cfg.name, "brokers", list);
+}
+
+static void brokers_record_cb(evutil_socket_t fd, short what, void *arg)
+{
+    kr_cluster_t *c = arg;
+    (void)fd;
+    (void)what;
+    if (!c->owner->record || !c->ever_synced)
+        return;
+    json_t *rec = kr_cluster_brokers_record(c);
+    if (rec)
+        c->owner->record(rec, c->owner->record_arg);
+    json_decref(rec);
+}
+
+/* The model is updated after the change callbacks return: write once it settled. */
+static void brokers_changed_soon(kr_cluster_t *c)
+{
+    struct timeval now = { 0, 0 };
+    if (c->brokers_timer && !evtimer_pending(c->brokers_timer, NULL))
+        evtimer_add(c->brokers_timer, &now);
+}
+
+void kr_clusters_set_record(kr_clusters_t *cl, kr_cluster_record_fn fn, void *arg)
+{
+    cl->record = fn;
+    cl->record_arg = arg;
+}
+
+int kr_clusters_replay(kr_clusters_t *cl, const json_t *rec)
+{
+    const char *name = json_string_value(json_object_get(rec, "cluster"));
+    kr_cluster_t *c = name ? kr_clusters_find(cl, name) : NULL;
+    json_t *brokers = json_object_get(rec, "brokers");
+    if (!c || !json_is_array(brokers))
+        return KR_OK; /* a cluster no longer in the config */
+    json_decref(c->known);
+    c->known = json_incref(brokers);
+    return KR_OK;
+}
+
+/* Seeds the model with the brokers known before the restart (alive, with their epoch). */
+static void seed_known(kr_cluster_t *c)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach(c->known, i, b) {
+        kr_zk_broker_t reg;
+        memset(&reg, 0, sizeof reg);
+        reg.id = (int)json_integer_value(json_object_get(b, "id"));
+        reg.version = 5;
+        reg.host = (char *)json_string_value(json_object_get(b, "host"));
+        reg.port = (int)json_integer_value(json_object_get(b, "port"));
+        reg.jmx_port = -1;
+        reg.rack = (char *)json_string_value(json_object_get(b, "rack"));
+        reg.timestamp_ms = -1;
+        kr_model_broker_registered(c->model, reg.id, json_integer_value(json_object_get(b, "epoch")), &reg,
+                                   kr_now_ms(), NULL, NULL);
+    }
+    if (json_array_size(c->known))
+        KR_INFO("cluster", "msg=\"brokers known before the restart\" cluster=%s brokers=%zu", c->cfg.name,
+                json_array_size(c->known));
+}
+
 static void broker_changed(kr_model_change_t kind, const kr_broker_info_t *b, void *arg)
 {
     kr_cluster_t *c = arg;
@@ -163,6 +248,7 @@ static void broker_changed(kr_model_change_t kind, const kr_broker_info_t *b, vo
     /* the controller moves leaders and shrinks ISRs now: read those states again soon */
     kr_model_mark_broker_stale(c->model, id);
     stale_soon(c);
+    brokers_changed_soon(c);
 }
 
 void kr_cluster_on_expired(kr_cluster_t *c)
@@ -208,6 +294,7 @@ static void load_answered(kr_cluster_t *c, kr_zk_op_t *op)
     c->loading = 0;
     c->synced = 1;
     c->ever_synced = 1;
+    brokers_changed_soon(c);
     c->load_ms = kr_mono_ms() - c->load_started_ms;
     {
         kr_model_counts_t n;
@@ -579,6 +666,9 @@ static void cluster_free(kr_cluster_t *c)
         event_free(c->reopen_timer);
     if (c->stale_timer)
         event_free(c->stale_timer);
+    if (c->brokers_timer)
+        event_free(c->brokers_timer);
+    json_decref(c->known);
     json_decref(c->pending_events);
     kr_model_free(c->model);
     kr_cluster_cfg_deinit(&c->cfg);
@@ -621,7 +711,8 @@ kr_clusters_t *kr_clusters_new(struct event_base *base, const kr_config_t *cfg,
         c->load_ms = -1;
         c->state = KR_ZK_CLOSED;
         c->state_since_ms = kr_now_ms();
-        if (!(c->model = kr_model_new()) || !(c->stale_timer = evtimer_new(base, stale_cb, c)))
+        if (!(c->model = kr_model_new()) || !(c->stale_timer = evtimer_new(base, stale_cb, c)) ||
+            !(c->brokers_timer = evtimer_new(base, brokers_record_cb, c)))
             goto nomem;
         kr_cluster_on_state(c);
     }
@@ -643,6 +734,7 @@ int kr_clusters_start(kr_clusters_t *cl, char *err, size_t errlen)
 {
     for (size_t i = 0; i < cl->n; i++) {
         kr_cluster_t *c = cl->clusters[i];
+        seed_known(c);
         if (kr_zk_session_open(c) != KR_OK) {
             struct timeval tv = { 5, 0 };
             if (!c->reopen_timer)

@@ -143,6 +143,8 @@ struct kr_cluster {
 
     /* events */
     json_t *pending_events;      /* events the sink refused, offered again */
+    json_t *known;               /* brokers known before a restart (journal), seeded at start */
+    struct event *brokers_timer; /* writes the broker set to the journal after a change */
     uint64_t expiries;
     uint64_t broker_events;
     int64_t state_since_ms;
@@ -154,6 +156,8 @@ struct kr_clusters {
     kr_metrics_t *metrics;
     kr_cluster_emit_fn emit;
     void *emit_arg;
+    kr_cluster_record_fn record; /* journals a cluster.brokers record (may be NULL) */
+    void *record_arg;
     kr_cluster_t **clusters;
     size_t n;
 

@@ -167,6 +167,28 @@ static int cluster_emit(const json_t *events, void *arg)
     return kr_daemon_accept(arg, events, NULL, NULL);
 }
 
+/* The broker set of a cluster, journaled after each change (see kr_clusters_set_record). */
+static void cluster_record(json_t *record, void *arg)
+{
+    kr_daemon_t *d = arg;
+    json_t *rec = json_deep_copy(record);
+    if (rec)
+        kr_journal_append(d->journal, rec, NULL, NULL, NULL);
+    json_decref(rec);
+}
+
+static int clusters_snapshot(kr_journal_snapshot_t *snap, void *arg)
+{
+    kr_daemon_t *d = arg;
+    int rc = KR_OK;
+    for (size_t i = 0; d->clusters && i < kr_clusters_count(d->clusters) && rc == KR_OK; i++) {
+        json_t *rec = kr_cluster_brokers_record(kr_clusters_at(d->clusters, i));
+        rc = rec ? kr_journal_snapshot_add(snap, rec) : KR_ENOMEM;
+        json_decref(rec);
+    }
+    return rc;
+}
+
 /* ---- replay ---- */
 
 static int replay_cb(json_t *rec, void *arg)
@@ -192,6 +214,8 @@ static int replay_cb(json_t *rec, void *arg)
     }
     if (kind && strncmp(kind, "snapshot.", 9) == 0)
         return 0;
+    if (kind && strcmp(kind, "cluster.brokers") == 0)
+        return d->clusters ? kr_clusters_replay(d->clusters, rec) : 0;
     if (kind && strncmp(kind, "streams.", 8) == 0) {
         if (kr_streams_marks_replay(d->streams, rec) != KR_OK)
             KR_WARN("daemon", "msg=\"ignoring a malformed streams record\" seq=%lld",
@@ -379,6 +403,9 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
     kr_journal_set_segment_size(d->journal, d->cfg->journal_segment_size);
     if (!(d->clusters = kr_clusters_new(d->base, d->cfg, d->metrics, cluster_emit, d, err, errlen)))
         return KR_EINVAL;
+    kr_clusters_set_record(d->clusters, cluster_record, d);
+    if (kr_daemon_add_snapshot(d, clusters_snapshot, d) != KR_OK)
+        return kr_seterr(err, errlen, KR_ENOMEM, "cannot register the cluster snapshot writer");
     if ((rc = kr_api_register(d, err, errlen)) != 0 || (rc = kr_clusters_routes(d, err, errlen)) != 0)
         return rc;
     if (!(d->respond = kr_respond_new(d, err, errlen)))
