@@ -281,12 +281,13 @@ def main():
             break
     pause(3)
     try:
-        marks = kr.get("/v1/streams-resets")
+        marks = kr.get("/v1/streams-resets").get("resets", [])
     except Exception:
         marks = []
-    for m in marks if isinstance(marks, list) else []:
-        say("  Streams app %s marked for reset to %s: %s" % (m.get("application_id"), m.get("reset_to") or m.get("to"),
-                                                            m.get("state")), "ok")
+    for m in marks:
+        say("  Streams app %s (cluster %s) marked for reset to %s: %s — owners %s paged" % (
+            m.get("application_id"), m.get("cluster"), (m.get("reset") or {}).get("time"), m.get("state"),
+            ", ".join(m.get("owners") or [])), "ok")
 
     # 4. the alarm resolves
     say("\n▶ 4. CloudWatch: the status check alarm returns to OK")

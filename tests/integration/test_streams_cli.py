@@ -210,7 +210,7 @@ def test_client_paths_on_the_mock():
     t.eq(m.committed("app-v2", [V2_RP + ":0"]), {V2_RP + ":0": 1},
          "and read back by an independent consumer (OffsetFetch)")
     t.eq([p["offset"] for p in times["partitions"]], [-1, -1],
-         "the mock's offsets-for-times always answers -1 (its FIXME)")
+         "the mock's offsets-for-times always answers -1 (a known gap of the 2.0.2 mock)")
 
 
 def test_bounded_failures():
