@@ -4,7 +4,7 @@ stdlib only; the process is registered with krzk's cleanup.
 
     import krreceiver
     r = krreceiver.Receiver.start(script="500,200", retry_after="1")
-    url = r.url("/services/T000/B000/XXXX")       # give this to kresponder's config
+    url = r.url("/services/T000/B000/faketoken")       # give this to kresponder's config
     ...
     reqs = r.wait_requests(2, timeout=krzk.tmout(10))
     reqs[0]["json"]["blocks"], reqs[0]["status"], reqs[1]["headers"]["content-type"]

@@ -25,7 +25,7 @@ COMPOSE = os.path.join(SRC, "docker", "docker-compose.yml")
 DOCKER_CFG = os.path.join(SRC, "docker", "kresponder.yaml")
 UNIT = os.path.join(SRC, "dist", "kresponder.service")
 SECRETS = {"KRESPONDER_EVENTBRIDGE_SECRET": "eb-secret", "KRESPONDER_ADMIN_TOKEN": "admin-secret",
-           "KRESPONDER_SLACK_WEBHOOK": "https://hooks.slack.com/services/T000/B000/XXXX"}
+           "KRESPONDER_SLACK_WEBHOOK": "https://hooks.slack.com/services/T000/B000/faketoken"}
 # Packages every debian:12-slim image has (Priority: required, or needed by apt).
 SLIM_BASE = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
 

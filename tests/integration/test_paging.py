@@ -98,7 +98,7 @@ ALARM_LINK = ("https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?reg
 def trigger_followup_resolve_bodies():
     rs = krreceiver.Receiver.start()
     rp = krreceiver.Receiver.start(status=202, body='{"status":"success","message":"Event processed"}')
-    d = start([slack("oncall", rs.url("/services/T0/B0/XXXX")), pagerduty("pd", rp.url("/v2/enqueue"))],
+    d = start([slack("oncall", rs.url("/services/T0/B0/faketoken")), pagerduty("pd", rp.url("/v2/enqueue"))],
               rules(["oncall", "pd"], 'exec: {argv: ["/bin/sleep", "1"]}'))
     post(d, alarm(NAME, "status-1"))
     s = rs.wait_requests(1, krzk.tmout(10))
@@ -128,7 +128,7 @@ def trigger_followup_resolve_bodies():
         ]}
     t.eq(s[0]["json"], want, "the Slack trigger body")
     t.eq(s[0]["method"], "POST", "POSTed")
-    t.eq(s[0]["path"], "/services/T0/B0/XXXX", "to the webhook's path")
+    t.eq(s[0]["path"], "/services/T0/B0/faketoken", "to the webhook's path")
     t.eq(s[0]["headers"].get("content-type"), "application/json", "as JSON")
     pd = p[0]["json"]
     t.eq(sorted(pd), ["client", "dedup_key", "event_action", "links", "payload", "routing_key"], "PagerDuty members")
@@ -169,7 +169,7 @@ def trigger_followup_resolve_bodies():
     journal = "".join(open(os.path.join(d.dir, "journal", f)).read()
                       for f in os.listdir(os.path.join(d.dir, "journal")) if f.startswith("journal-"))
     t.ok('"outbox.add"' in journal and '"outbox.sent"' in journal, "messages are journaled and marked sent")
-    t.ok(ROUTING_KEY not in journal and "/services/T0/B0/XXXX" not in journal, "no secret in the journal")
+    t.ok(ROUTING_KEY not in journal and "/services/T0/B0/faketoken" not in journal, "no secret in the journal")
     t.eq(d.stop(), 0, "the daemon stops cleanly (under ASan: no leak, no error)")
     t.ok(not [l for l in d.log() if "Sanitizer" in l or "runtime error" in l], "no sanitizer report")
     rs.stop()
