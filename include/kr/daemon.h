@@ -30,6 +30,8 @@ typedef struct kr_daemon {
     kr_journal_t *journal;
     kr_metrics_t *metrics;
     kr_idset_t *seen;            /* event ids already accepted (dedupe) */
+    uint64_t processed_due;      /* events up to this seq went through the rules; journaled
+                                    as one "processed" record at the end of the loop pass */
     kr_intake_t *intake;         /* webhook intake context (intake.c) */
     kr_respond_t *respond;       /* rules, incidents, action runs (respond.c) */
     kr_pager_t *pager;           /* receivers, page outbox, follow-ups (actions/pager.c) */

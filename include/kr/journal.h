@@ -1,11 +1,12 @@
 /* kr/journal.h: the append-only journal. Every accepted event and every state change is
  * a record: one line "<crc32c as 8 hex> <compact JSON>\n" in a segment file
- * (journal-NNNNNNNN.log). Appends are written at once (page cache) on the loop thread;
+ * (journal-NNNNNNNN.log). Appends are written (page cache) at the end of each loop pass;
  * durability comes from a group commit: a dedicated thread fdatasyncs everything written
  * so far and hands "durable up to seq N" back to the loop, which runs the callbacks of
  * every append it covered. One fsync thus serves all requests of a loop pass.
  *
- * DESIGN: loop thread: kr_journal_append (write(2), queue waiter) → fsync thread:
+ * DESIGN: loop thread: kr_journal_append (encode, queue waiter), end of the loop pass:
+ * one write(2) of the pass's records → fsync thread:
  * fdatasync → event_active on the loop → loop thread: waiter callbacks in seq order. */
 #ifndef KR_JOURNAL_H
 #define KR_JOURNAL_H
@@ -26,11 +27,21 @@ kr_journal_t *kr_journal_open(struct event_base *base, const char *dir, char *er
 void kr_journal_close(kr_journal_t *j);
 
 /* Appends a record (borrowed; a "seq" and "t" (ms) member are added to it). `done` may be
- * NULL (fire and forget, still durable at the next group commit). Returns the record's
- * sequence number (> 0) in *seq, 0, or KR_EIO when the write failed (disk full, read-only):
- * the record is not in the journal and `done` is not called. */
+ * NULL (fire and forget, still durable at the next group commit). The record is written
+ * at the end of the loop pass together with the pass's other records (one write(2)).
+ * Returns the record's sequence number (> 0) in *seq, 0, KR_ENOMEM, or KR_EIO when a new
+ * segment cannot be started: then the record is not in the journal and `done` is not
+ * called. A write that fails later (disk full, read-only) settles `done` with KR_EIO. */
 int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, void *arg,
                       uint64_t *seq);
+
+/* Writes the records appended so far now (normally done at the end of the loop pass).
+ * Returns 0 or KR_EIO (the journal is then unhealthy; see kr_journal_error). */
+int kr_journal_flush(kr_journal_t *j);
+
+/* Registers a function called on the loop thread just before each pass's records are
+ * written (and at close): records it appends join that write. One hook per journal. */
+void kr_journal_set_flush_hook(kr_journal_t *j, void (*fn)(void *arg), void *arg);
 
 /* Segment size limit (default 64 MiB): an append that would pass it starts a new segment. */
 void kr_journal_set_segment_size(kr_journal_t *j, int64_t bytes);

@@ -27,8 +27,8 @@ static void readyz(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
         /* the last write failed: probe with a tiny record, which clears the state once
          * the disk takes writes again */
         json_t *probe = json_pack("{s:s}", "kind", "probe");
-        if (probe)
-            kr_journal_append(d->journal, probe, NULL, NULL, NULL);
+        if (probe && kr_journal_append(d->journal, probe, NULL, NULL, NULL) == KR_OK)
+            kr_journal_flush(d->journal);
         json_decref(probe);
     }
     if (kr_journal_healthy(d->journal)) {

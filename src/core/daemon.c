@@ -75,6 +75,16 @@ static void mark_processed(kr_daemon_t *d, uint64_t seq)
     json_decref(rec);
 }
 
+/* Journal flush hook: the pass's "processed" record, written with the pass's records. */
+static void processed_flush(void *arg)
+{
+    kr_daemon_t *d = arg;
+    if (d->processed_due) {
+        mark_processed(d, d->processed_due);
+        d->processed_due = 0;
+    }
+}
+
 static void accept_finish(accept_t *a)
 {
     kr_daemon_t *d = a->d;
@@ -88,8 +98,8 @@ static void accept_finish(accept_t *a)
         else
             kr_idset_remove(d->seen, json_string_value(json_object_get(ev, "id")));
     }
-    if (a->rc_sync == KR_OK && json_array_size(a->events))
-        mark_processed(d, a->last_seq);
+    if (a->rc_sync == KR_OK && json_array_size(a->events) && a->last_seq > d->processed_due)
+        d->processed_due = a->last_seq; /* one "processed" record per loop pass */
     if (a->done)
         a->done(d, a->rc_write ? a->rc_write : a->rc_sync, a->ids, a->duplicates, a->arg);
     json_decref(a->events);
@@ -387,7 +397,8 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
 
     kr_log_set_level_name(d->cfg->log_level);
     d->started_ms = kr_now_ms();
-    if (!(d->base = event_base_new()) || !(d->metrics = kr_metrics_new()) ||
+    d->base = event_base_new();
+    if (!d->base || !(d->metrics = kr_metrics_new()) ||
         !(d->seen = kr_idset_new((size_t)d->cfg->dedupe_keep)) ||
         !(d->recent = calloc((size_t)d->cfg->events_keep, sizeof *d->recent)))
         return kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
@@ -401,6 +412,7 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
     if (!(d->journal = kr_journal_open(d->base, d->cfg->journal_dir, err, errlen)))
         return KR_EIO;
     kr_journal_set_segment_size(d->journal, d->cfg->journal_segment_size);
+    kr_journal_set_flush_hook(d->journal, processed_flush, d);
     if (!(d->clusters = kr_clusters_new(d->base, d->cfg, d->metrics, cluster_emit, d, err, errlen)))
         return KR_EINVAL;
     kr_clusters_set_record(d->clusters, cluster_record, d);

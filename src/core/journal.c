@@ -1,8 +1,9 @@
 /* core/journal.c: append-only journal with group commit on an fsync thread.
  *
- * DESIGN: the loop thread serializes a record and write(2)s it to the current segment
- * (O_APPEND), then queues a waiter (seq, callback). At the end of the loop pass (the
- * `kick` event, activated by the pass's first append) it signals the fsync thread, which
+ * DESIGN: the loop thread serializes a record into the pass buffer and queues a waiter
+ * (seq, callback). At the end of the loop pass (the `kick` event, activated by the pass's
+ * first append) it writes the pass's records with one write(2) to the current segment
+ * (O_APPEND) and signals the fsync thread, which
  * takes the highest written seq, runs fdatasync, publishes it as durable and wakes the
  * loop with event_active. The loop pops every waiter up to that seq. A write error
  * marks the journal unhealthy (readiness fails, intake answers 503) until a later
@@ -30,6 +31,7 @@ typedef struct waiter {
     uint64_t seq;
     kr_journal_done_cb cb;
     void *arg;
+    int failed;                  /* its write failed: settled with KR_EIO */
     struct waiter *next;
 } waiter_t;
 
@@ -53,6 +55,11 @@ struct kr_journal {
     waiter_t *head, *tail;       /* loop thread only */
     char *line;                  /* the record being appended, reused (loop thread) */
     size_t line_cap;
+    char *pend;                  /* records of this loop pass not yet written (loop thread) */
+    size_t pend_len, pend_cap;
+    uint64_t pend_first;         /* seq of the first of them, 0 when none */
+    void (*flush_hook)(void *);  /* called before each pass's write (loop thread) */
+    void *flush_arg;
 
     pthread_t thread;
     pthread_mutex_t mu;
@@ -150,12 +157,64 @@ static void *fsync_main(void *arg)
 /* Loop thread, after the callbacks of the pass that appended: one wake-up of the fsync
  * thread for all of them. Signalling at each append woke the thread for the first record
  * of a pass, so it fdatasync'd that one alone and preempted the loop in mid-pass. */
+/* Loop thread: writes the records appended since the last flush with one write(2) and
+ * publishes them to the fsync thread. When the write fails nothing of the batch stays in
+ * the segment (a partial write is cut off), the journal turns unhealthy and every waiter
+ * of the batch is settled with KR_EIO. */
+static int flush_pending(kr_journal_t *j)
+{
+    size_t off = 0;
+    if (!j->pend_len)
+        return KR_OK;
+    while (off < j->pend_len) {
+        ssize_t w = write(j->fd, j->pend + off, j->pend_len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            snprintf(j->error, sizeof j->error, "write: %s", w < 0 ? strerror(errno) : "short write");
+            KR_ERROR("journal", "msg=\"cannot append\" error=\"%s\" records_failed=%llu", j->error,
+                     (unsigned long long)(j->next_seq - j->pend_first));
+            j->healthy = 0;
+            /* a partial record would make the rest of the segment unreadable */
+            if (off > 0 && ftruncate(j->fd, (off_t)j->seg_bytes) != 0)
+                KR_ERROR("journal", "msg=\"cannot truncate partial records\" error=\"%s\"", strerror(errno));
+            for (waiter_t *x = j->head; x; x = x->next)
+                if (x->seq >= j->pend_first)
+                    x->failed = 1;
+            j->pend_len = 0;
+            j->pend_first = 0;
+            event_active(j->wake, EV_READ, 0);
+            return KR_EIO;
+        }
+        off += (size_t)w;
+    }
+    j->seg_bytes += (int64_t)j->pend_len;
+    j->pend_len = 0;
+    j->pend_first = 0;
+    j->healthy = 1;
+    pthread_mutex_lock(&j->mu);
+    j->written = j->next_seq - 1; /* published now: a busy fsync thread takes it on its next round */
+    pthread_mutex_unlock(&j->mu);
+    return KR_OK;
+}
+
+int kr_journal_flush(kr_journal_t *j) { return flush_pending(j); }
+
+void kr_journal_set_flush_hook(kr_journal_t *j, void (*fn)(void *arg), void *arg)
+{
+    j->flush_hook = fn;
+    j->flush_arg = arg;
+}
+
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
     kr_journal_t *j = arg;
     (void)fd;
     (void)what;
+    if (j->flush_hook) /* its appends join this write: kick_pending is still set */
+        j->flush_hook(j->flush_arg);
     j->kick_pending = 0;
+    flush_pending(j);
     pthread_mutex_lock(&j->mu);
     pthread_cond_signal(&j->cond);
     pthread_mutex_unlock(&j->mu);
@@ -170,12 +229,12 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_lock(&j->mu);
     uint64_t durable = j->durable, settled = j->failed_upto;
     pthread_mutex_unlock(&j->mu);
-    while (j->head && j->head->seq <= settled) {
+    while (j->head && (j->head->seq <= settled || j->head->failed)) {
         waiter_t *w = j->head;
         j->head = w->next;
         if (!j->head)
             j->tail = NULL;
-        int rc = w->seq <= durable ? KR_OK : KR_EIO;
+        int rc = w->seq <= durable && !w->failed ? KR_OK : KR_EIO;
         if (rc != KR_OK) {
             j->healthy = 0;
             KR_ERROR("journal", "msg=\"record not durable\" seq=%llu error=\"%s\"",
@@ -327,6 +386,9 @@ void kr_journal_close(kr_journal_t *j)
 {
     if (!j)
         return;
+    if (j->flush_hook)
+        j->flush_hook(j->flush_arg);
+    flush_pending(j);
     pthread_mutex_lock(&j->mu);
     j->stop = 1;
     pthread_cond_signal(&j->cond);
@@ -347,6 +409,7 @@ void kr_journal_close(kr_journal_t *j)
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cond);
     free(j->line);
+    free(j->pend);
     free(j->dir);
     free(j);
 }
@@ -636,49 +699,40 @@ int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, 
                       uint64_t *seq_out)
 {
     uint64_t seq = j->next_seq;
-    const char *line;
-    int rc = KR_OK;
 
     json_object_set_new(record, "seq", json_integer((json_int_t)seq));
     json_object_set_new(record, "t", json_integer(kr_now_ms()));
-    size_t len = encode_line(j, record), off = 0;
+    size_t len = encode_line(j, record);
     if (!len)
         return KR_ENOMEM;
-    line = j->line;
-    if (j->seg_bytes > 0 && j->seg_bytes + (int64_t)len > j->seg_limit && rotate(j) != KR_OK) {
-        j->healthy = 0;
-        rc = KR_EIO;
-        goto done;
-    }
-    while (off < len) {
-        ssize_t w = write(j->fd, line + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(j->error, sizeof j->error, "write: %s", w < 0 ? strerror(errno) : "short write");
-            KR_ERROR("journal", "msg=\"cannot append\" error=\"%s\"", j->error);
+    int64_t at = j->seg_bytes + (int64_t)j->pend_len;
+    if (at > 0 && at + (int64_t)len > j->seg_limit) {
+        flush_pending(j); /* its failure settles its own waiters */
+        if (rotate(j) != KR_OK) {
             j->healthy = 0;
-            /* A partial line would make the rest of the segment unreadable: cut it off. */
-            if (off > 0) {
-                off_t end = lseek(j->fd, 0, SEEK_END);
-                if (end >= (off_t)off && ftruncate(j->fd, end - (off_t)off) != 0)
-                    KR_ERROR("journal", "msg=\"cannot truncate partial record\" error=\"%s\"", strerror(errno));
-            }
-            rc = KR_EIO;
-            goto done;
+            return KR_EIO;
         }
-        off += (size_t)w;
     }
-    j->seg_bytes += (int64_t)len;
+    if (j->pend_len + len > j->pend_cap) {
+        size_t cap = j->pend_cap ? j->pend_cap : 65536;
+        while (cap < j->pend_len + len)
+            cap *= 2;
+        char *p = realloc(j->pend, cap);
+        if (!p)
+            return KR_ENOMEM;
+        j->pend = p;
+        j->pend_cap = cap;
+    }
+    waiter_t *w = NULL;
+    if (done && !(w = calloc(1, sizeof *w)))
+        return KR_ENOMEM;
+    memcpy(j->pend + j->pend_len, j->line, len);
+    j->pend_len += len;
+    if (!j->pend_first)
+        j->pend_first = seq;
     j->next_seq++;
     j->records++;
-    j->healthy = 1;
-    if (done) {
-        waiter_t *w = calloc(1, sizeof *w);
-        if (!w) {
-            rc = KR_ENOMEM;
-            goto signal;
-        }
+    if (w) {
         w->seq = seq;
         w->cb = done;
         w->arg = arg;
@@ -688,18 +742,17 @@ int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, 
             j->head = w;
         j->tail = w;
     }
-signal:
-    pthread_mutex_lock(&j->mu);
-    j->written = seq; /* published now: a busy fsync thread takes it on its next round */
-    pthread_mutex_unlock(&j->mu);
+    /* written at the end of the loop pass (kick) with the pass's other records, or now
+     * when a storm makes the batch large */
+    if (j->pend_len >= (1u << 20))
+        flush_pending(j);
     if (!j->kick_pending) {
         j->kick_pending = 1;
         event_active(j->kick, EV_READ, 0);
     }
     if (seq_out)
         *seq_out = seq;
-done:
-    return rc;
+    return KR_OK;
 }
 
 int kr_journal_healthy(const kr_journal_t *j) { return j && j->healthy; }
@@ -871,7 +924,8 @@ int kr_journal_compact(kr_journal_t *j, int (*fill)(kr_journal_snapshot_t *snap,
     /* Only when everything written is durable: the old segments are about to go, and a
      * record still waiting for its fsync in them would be lost. */
     pthread_mutex_lock(&j->mu);
-    int idle = j->written == j->durable && j->failed_upto == j->written && j->n_old == 0 && !j->head;
+    int idle = !j->pend_len && j->written == j->durable && j->failed_upto == j->written && j->n_old == 0 &&
+               !j->head;
     pthread_mutex_unlock(&j->mu);
     if (!idle)
         return kr_seterr(err, errlen, KR_EAGAIN, "journal busy; compaction postponed");

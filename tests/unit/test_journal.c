@@ -1,5 +1,9 @@
 /* tests/unit/test_journal.c: group commit, replay, torn tails, corruption, checksums. */
 #include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -198,4 +202,81 @@ KR_TEST(segments_rotate_and_replay_in_order)
     CHECK_INT(seq, 301);
     kr_journal_close(j);
     event_base_free(base);
+}
+
+/* A pass's records are written together at the end of the pass. When that write fails
+ * (here: the file size limit, EFBIG) every waiter of the batch is settled with KR_EIO,
+ * nothing of the batch stays in the segment, the journal reports unhealthy, and the
+ * next batch that can be written clears it. */
+static int fail_rc;
+static int fail_count;
+static void fail_cb(int rc, uint64_t seq, void *arg)
+{
+    (void)seq;
+    fail_rc |= rc;
+    fail_count++;
+    if (fail_count == 3)
+        event_base_loopexit(arg, NULL);
+}
+
+KR_TEST(failed_batch_write_settles_its_waiters_with_eio)
+{
+    char err[256] = "";
+    char *dir = tmpdir();
+    struct rlimit old, lim;
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    kr_journal_t *j = kr_journal_open(base, dir, err, sizeof err);
+    CHECKF(j != NULL, "%s", err);
+    if (!j)
+        return;
+    /* one durable record first: the segment then holds 1 record */
+    json_t *rec = json_pack("{s:s,s:i}", "kind", "test", "n", 0);
+    CHECK_INT(kr_journal_append(j, rec, NULL, NULL, NULL), 0);
+    json_decref(rec);
+    CHECK_INT(kr_journal_flush(j), 0);
+    struct stat st;
+    char path[128];
+    snprintf(path, sizeof path, "%s/journal-00000001.log", dir);
+    CHECK_INT(stat(path, &st), 0);
+    off_t size_before = st.st_size;
+
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)size_before + 100; /* room for part of the batch only */
+    CHECK_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    for (int i = 1; i <= 3; i++) {
+        rec = json_pack("{s:s,s:i,s:s}", "kind", "test", "n", i, "pad",
+                        "............................................................");
+        CHECK_INT(kr_journal_append(j, rec, fail_cb, base, NULL), 0);
+        json_decref(rec);
+    }
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK_INT(fail_count, 3);
+    CHECK_INT(fail_rc, KR_EIO);
+    CHECK_INT(kr_journal_healthy(j), 0);
+    CHECKF(strstr(kr_journal_error(j), "write") != NULL, "error: %s", kr_journal_error(j));
+    CHECK_INT(stat(path, &st), 0);
+    CHECK_INT(st.st_size, size_before); /* the partial batch was cut off */
+
+    /* the disk takes writes again: the next batch is written and clears the state */
+    rec = json_pack("{s:s,s:i}", "kind", "test", "n", 4);
+    CHECK_INT(kr_journal_append(j, rec, NULL, NULL, NULL), 0);
+    json_decref(rec);
+    CHECK_INT(kr_journal_flush(j), 0);
+    CHECK_INT(kr_journal_healthy(j), 1);
+    kr_journal_close(j);
+    event_base_free(base);
+
+    json_t *seen = json_array();
+    uint64_t last = 0;
+    int torn = 0;
+    CHECK_INT(kr_journal_replay(dir, count_cb, seen, &last, &torn, err, sizeof err), 0);
+    CHECK_INT(torn, 0);
+    CHECK_INT(json_array_size(seen), 2);
+    CHECK_INT(json_integer_value(json_array_get(seen, 0)), 0);
+    CHECK_INT(json_integer_value(json_array_get(seen, 1)), 4);
+    json_decref(seen);
 }
