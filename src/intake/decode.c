@@ -150,7 +150,10 @@ int kr_dec_set_instance(json_t *ev, const char *id, const char *region, const ch
 
 int kr_dec_emit(json_t *out, json_t *ev, const json_t *raw)
 {
-    if (!ev || kr_dec_set_copy(ev, "raw", raw) || json_array_append_new(out, ev))
+    /* raw is shared, not copied: events and payloads are never written to after
+     * decoding (only new top-level members are added to an event) */
+    if (!ev || (raw && !json_is_null(raw) && json_object_set(ev, "raw", (json_t *)raw)) ||
+        json_array_append_new(out, ev))
         return KR_ENOMEM;
     return 0;
 }

@@ -203,7 +203,9 @@ static int decode_envelope(const json_t *env, json_t *out, char *err, size_t err
     snprintf(id, sizeof id, "sns:%s", message_id);
 
     rc = KR_ENOMEM;
-    raw = json_deep_copy(env);
+    /* raw: the envelope with Message parsed; a shallow copy (the values are shared, and
+     * nothing writes into a decoded event's raw payload) */
+    raw = json_copy((json_t *)env);
     if (!raw)
         goto done;
     msg = json_loads(message, JSON_REJECT_DUPLICATES, NULL);
