@@ -30,6 +30,7 @@ typedef struct kr_config {
     int64_t http_body_limit;     /* bytes; larger bodies get 413 */
     int64_t http_timeout_ms;     /* read/write timeout per request */
     int64_t http_max_connections;
+    int64_t http_workers;
 
     int sns_verify;
     char *sns_cert_dir;

@@ -1,6 +1,7 @@
 /* kr/sns.h: Amazon SNS HTTP(S) message verification: the string-to-sign of each message
  * type, SigningCertURL rules, SignatureVersion 1 (SHA1withRSA) and 2 (SHA256withRSA), and
- * a store of signing certificates (memory + a cert directory). Loop thread only.
+ * a store of signing certificates (memory + a cert directory). The store is thread-safe:
+ * kr_sns_verify runs on the intake workers while the loop adds fetched certificates.
  *
  * Fetching is the caller's job: kr_sns_verify answers KR_EAGAIN with the URL to fetch when
  * a certificate is in neither memory nor the directory; the daemon fetches it (libcurl)

@@ -62,7 +62,8 @@ static void event_durable(kr_daemon_t *d, json_t *ev)
     KR_INFO("event", "msg=\"event accepted\" id=\"%s\" source=%s type=%s state=%s",
             json_string_value(json_object_get(ev, "id")), src, type,
             json_string_value(json_object_get(ev, "state")) ? json_string_value(json_object_get(ev, "state")) : "-");
-    kr_respond_event(d->respond, ev);
+    if (d->respond) /* NULL while the daemon is torn down: fed again after the restart */
+        kr_respond_event(d->respond, ev);
 }
 
 /* Records that every event up to `seq` went through the rules. An event acknowledged but
@@ -98,7 +99,7 @@ static void accept_finish(accept_t *a)
         else
             kr_idset_remove(d->seen, json_string_value(json_object_get(ev, "id")));
     }
-    if (a->rc_sync == KR_OK && json_array_size(a->events) && a->last_seq > d->processed_due)
+    if (a->rc_sync == KR_OK && json_array_size(a->events) && d->respond && a->last_seq > d->processed_due)
         d->processed_due = a->last_seq; /* one "processed" record per loop pass */
     if (a->done)
         a->done(d, a->rc_write ? a->rc_write : a->rc_sync, a->ids, a->duplicates, a->arg);
@@ -366,6 +367,7 @@ static void daemon_free(kr_daemon_t *d)
         return;
     kr_intake_free(d->intake);
     kr_respond_free(d->respond);
+    d->respond = NULL;
     kr_streams_marks_free(d->streams);
     kr_http_stop(d);
     kr_pager_free(d->pager);

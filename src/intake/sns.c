@@ -5,6 +5,7 @@
  * AWS SNS message validators (PHP, JavaScript). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,11 @@ struct kr_sns_certs {
     sns_cert_t **buckets;
     size_t nbuckets, count;
     EVP_MD *sha1, *sha256;        /* fetched once: no provider lookup per verification */
-    EVP_MD_CTX *mdctx;            /* reused across verifications */
     unsigned tmp_seq;
+    /* Verification runs on the intake workers while the loop adds fetched certificates:
+     * mu guards the table and the directory; a verification takes its own reference to
+     * the key, so a certificate replaced meanwhile stays valid until it is done. */
+    pthread_mutex_t mu;
 };
 
 enum sns_type { SNS_NOTIFICATION, SNS_SUBSCRIPTION_CONFIRMATION, SNS_UNSUBSCRIBE_CONFIRMATION };
@@ -322,10 +326,10 @@ kr_sns_certs_t *kr_sns_certs_new(const char *cert_dir)
     c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
     c->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
     c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    c->mdctx = EVP_MD_CTX_new();
+    pthread_mutex_init(&c->mu, NULL);
     if (cert_dir)
         c->dir = strdup(cert_dir);
-    if (!c->buckets || !c->sha1 || !c->sha256 || !c->mdctx || (cert_dir && !c->dir)) {
+    if (!c->buckets || !c->sha1 || !c->sha256 || (cert_dir && !c->dir)) {
         kr_sns_certs_free(c);
         return NULL;
     }
@@ -342,7 +346,7 @@ void kr_sns_certs_free(kr_sns_certs_t *c)
             cert_free(e);
         }
     free(c->buckets);
-    EVP_MD_CTX_free(c->mdctx);
+    pthread_mutex_destroy(&c->mu);
     EVP_MD_free(c->sha1);
     EVP_MD_free(c->sha256);
     free(c->dir);
@@ -514,10 +518,11 @@ int kr_sns_certs_add_pem(kr_sns_certs_t *c, const char *url, const char *pem, si
         return KR_EINVAL;
     if ((rc = cert_parse(url, pem, len, "the certificate fetched", &e, err, errlen)))
         return rc;
+    pthread_mutex_lock(&c->mu);
     store_put(c, e);
-    if (c->dir)
-        return dir_write(c, name, name_len, pem, len, err, errlen);
-    return KR_OK;
+    rc = c->dir ? dir_write(c, name, name_len, pem, len, err, errlen) : KR_OK;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 /* Finds the certificate of a checked URL: memory first, then the directory (then cached).
@@ -638,6 +643,10 @@ int kr_sns_verify(const json_t *msg, kr_sns_certs_t *certs, int64_t now_s, int64
     unsigned char rawsig[SNS_SIG_MAX];
     int64_t ts_ms;
     sns_cert_t *cert = NULL;
+    EVP_PKEY *pkey = NULL;
+    EVP_MD_CTX *mdctx = NULL;
+    int64_t not_before_ms = 0, not_after_ms = 0;
+    int is_rsa = 0;
     const EVP_MD *md;
     int rc;
 
@@ -689,30 +698,42 @@ int kr_sns_verify(const json_t *msg, kr_sns_certs_t *certs, int64_t now_s, int64
                        "bytes", SNS_SIG_MAX);
         goto done;
     }
-    if ((rc = store_get(certs, url, name, name_len, &cert, err, errlen))) {
+    pthread_mutex_lock(&certs->mu);
+    if ((rc = store_get(certs, url, name, name_len, &cert, err, errlen)) == KR_OK) {
+        pkey = cert->pkey;
+        EVP_PKEY_up_ref(pkey);
+        not_before_ms = cert->not_before_ms;
+        not_after_ms = cert->not_after_ms;
+        is_rsa = cert->is_rsa;
+    }
+    pthread_mutex_unlock(&certs->mu);
+    if (rc) {
         if (rc == KR_EAGAIN && need_url)
             *need_url = url;
         goto done;
     }
-    if (ts_ms < cert->not_before_ms || ts_ms > cert->not_after_ms) {
+    if (ts_ms < not_before_ms || ts_ms > not_after_ms) {
         char nb[32], na[32];
         rc = kr_seterr(err, errlen, KR_EAUTH,
                        "certificate %.*s is not valid at the message's Timestamp %s (valid from "
                        "%s to %s)", (int)name_len, name, ts,
-                       kr_time_format(cert->not_before_ms, nb, sizeof nb),
-                       kr_time_format(cert->not_after_ms, na, sizeof na));
+                       kr_time_format(not_before_ms, nb, sizeof nb),
+                       kr_time_format(not_after_ms, na, sizeof na));
         goto done;
     }
-    if (!cert->is_rsa) {
+    if (!is_rsa) {
         rc = kr_seterr(err, errlen, KR_EAUTH, "certificate %.*s does not hold an RSA key; SNS "
                        "signs with RSA", (int)name_len, name);
         goto done;
     }
     if ((rc = join_pairs(pairs, npairs, &tosign, err, errlen)))
         goto done;
-    EVP_MD_CTX_reset(certs->mdctx);
-    if (EVP_DigestVerifyInit(certs->mdctx, NULL, md, NULL, cert->pkey) != 1 ||
-        EVP_DigestVerify(certs->mdctx, rawsig, (size_t)siglen, (const unsigned char *)tosign,
+    if (!(mdctx = EVP_MD_CTX_new())) {
+        rc = kr_seterr(err, errlen, KR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (EVP_DigestVerifyInit(mdctx, NULL, md, NULL, pkey) != 1 ||
+        EVP_DigestVerify(mdctx, rawsig, (size_t)siglen, (const unsigned char *)tosign,
                          strlen(tosign)) != 1) {
         rc = kr_seterr(err, errlen, KR_EAUTH, "signature does not match the message "
                        "(SignatureVersion %s, %s, certificate %.*s)", sigv.val,
@@ -722,6 +743,8 @@ int kr_sns_verify(const json_t *msg, kr_sns_certs_t *certs, int64_t now_s, int64
     rc = KR_OK;
 done:
     ERR_clear_error();
+    EVP_MD_CTX_free(mdctx);
+    EVP_PKEY_free(pkey);
     free(tosign);
     return rc;
 }

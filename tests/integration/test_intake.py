@@ -182,6 +182,46 @@ def sns_refusals():
 
 
 @t.case
+def sns_concurrent_senders_on_workers_and_inline():
+    """Signed notifications from 8 concurrent senders, every 7th tampered: with the SNS
+    work on 2 worker threads (http.workers: 2) and on the loop thread (0), each good one
+    is answered 202 with its own id and stored once, each tampered one 403."""
+    import threading
+    for workers in (2, 0):
+        cfg = dict(CONFIG, http={"workers": workers})
+        d = krlib.Daemon.start(cfg)
+        msgs = []
+        for i in range(120):
+            m = sign(sns_envelope("7a%06d-1b2c-4d3e-8f4a-%012d" % (workers, i), alarm_message()), 1 + i % 2)
+            if i % 7 == 3:
+                m = dict(m, Subject="ALARM: forged")
+            msgs.append(m)
+        answers = [None] * len(msgs)
+
+        def sender(k):
+            for i in range(k, len(msgs), 8):
+                code, body, _ = post_sns(d, msgs[i])
+                answers[i] = (code, body)
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        good = [i for i in range(len(msgs)) if i % 7 != 3]
+        t.eq([answers[i][0] for i in good], [202] * len(good), "workers=%d: every signed message 202" % workers)
+        t.eq([answers[i][1].get("id") for i in good], ["sns:" + msgs[i]["MessageId"] for i in good],
+             "workers=%d: each reply names its own message" % workers)
+        bad = [answers[i] for i in range(len(msgs)) if i % 7 == 3]
+        t.ok(all(c == 403 and "signature" in b.get("error", "").lower() for c, b in bad),
+             "workers=%d: every tampered message 403 (%d)" % (workers, len(bad)))
+        ids = sorted(e["id"] for e in d.events(limit=1000))
+        t.eq(ids, sorted("sns:" + msgs[i]["MessageId"] for i in good), "workers=%d: each stored once" % workers)
+        t.eq(d.metric("auth_failures_total", 'endpoint="/hooks/sns"'), float(len(bad)),
+             "workers=%d: refusals counted" % workers)
+        d.stop()
+
+
+@t.case
 def eventbridge_secret():
     d = krlib.Daemon.start(CONFIG)
     ev = ec2_state_change()
