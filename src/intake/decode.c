@@ -116,11 +116,13 @@ int kr_dec_set_str(json_t *obj, const char *key, const char *val)
     return json_object_set_new(obj, key, json_string(val)) ? -1 : 0;
 }
 
-int kr_dec_set_copy(json_t *obj, const char *key, const json_t *val)
+int kr_dec_set_ref(json_t *obj, const char *key, const json_t *val)
 {
     if (!val || json_is_null(val))
         return 0;
-    return json_object_set_new(obj, key, json_deep_copy(val)) ? -1 : 0;
+    /* shared with the payload, not copied: nothing writes into a decoded event's values
+     * (only new top-level members and the decoder's own children are added) */
+    return json_object_set(obj, key, (json_t *)val) ? -1 : 0;
 }
 
 json_t *kr_dec_child(json_t *ev, const char *key)

@@ -167,13 +167,13 @@ static int decode_alert(const json_t *payload, const json_t *alert, size_t index
 
     ev = kr_event_new(id, "alertmanager", "alert", resolved ? KR_EVENT_RESOLVED : KR_EVENT_FIRING,
                       ms);
-    if (!ev || kr_dec_set_copy(ev, "labels", labels) ||
+    if (!ev || kr_dec_set_ref(ev, "labels", labels) ||
         (annotations && json_object_size(annotations) &&
-         kr_dec_set_copy(ev, "annotations", annotations)))
+         kr_dec_set_ref(ev, "annotations", annotations)))
         goto nomem;
     a = kr_dec_child(ev, "alert");
-    if (!a || kr_dec_set_copy(a, "name", json_object_get(labels, "alertname")) ||
-        kr_dec_set_copy(a, "severity", json_object_get(labels, "severity")) ||
+    if (!a || kr_dec_set_ref(a, "name", json_object_get(labels, "alertname")) ||
+        kr_dec_set_ref(a, "severity", json_object_get(labels, "severity")) ||
         kr_dec_set_str(a, "fingerprint", fingerprint) ||
         kr_dec_set_str(a, "starts_at", kr_time_format(starts_ms, tbuf, sizeof tbuf)) ||
         kr_dec_set_str(a, "ends_at", ends ? kr_time_format(ends_ms, tbuf, sizeof tbuf) : NULL) ||

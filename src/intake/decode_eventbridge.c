@@ -143,16 +143,16 @@ static int alarm_change(const eb_t *eb, json_t *out, char *err, size_t errlen)
     if (!alarm || kr_dec_set_str(alarm, "name", name) ||
         kr_dec_set_str(alarm, "description", desc) ||
         kr_dec_set_str(alarm, "metric", metric_name) ||
-        kr_dec_set_copy(alarm, "namespace", json_object_get(metric, "namespace")) ||
+        kr_dec_set_ref(alarm, "namespace", json_object_get(metric, "namespace")) ||
         kr_dec_set_str(alarm, "state", value) ||
         kr_dec_set_str(alarm, "previous_state", prev_value) ||
         kr_dec_set_str(alarm, "reason", reason) ||
         kr_dec_set_str(alarm, "account", eb->account) ||
         kr_dec_set_str(alarm, "region", eb->region) || kr_dec_set_str(alarm, "arn", arn) ||
         (json_is_object(dims) && json_object_size(dims) &&
-         kr_dec_set_copy(alarm, "dimensions", dims)) ||
-        kr_dec_set_copy(alarm, "statistic", json_object_get(stat, "stat")) ||
-        kr_dec_set_copy(alarm, "period", json_object_get(stat, "period"))) {
+         kr_dec_set_ref(alarm, "dimensions", dims)) ||
+        kr_dec_set_ref(alarm, "statistic", json_object_get(stat, "stat")) ||
+        kr_dec_set_ref(alarm, "period", json_object_get(stat, "period"))) {
         json_decref(ev);
         return KR_ENOMEM;
     }

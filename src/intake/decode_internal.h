@@ -28,9 +28,10 @@ int kr_dec_time(const json_t *obj, const char *key, int64_t *ms, const char *ctx
                 char *err, size_t errlen);
 
 /* Event building: each sets nothing when the value is NULL (keys with no value are
- * omitted, never null). _set_copy stores a deep copy of val. Return 0 or -1 (memory). */
+ * omitted, never null). _set_ref stores val itself (a new reference, shared with the
+ * payload: decoded events and payloads are never written to). Return 0 or -1 (memory). */
 int kr_dec_set_str(json_t *obj, const char *key, const char *val);
-int kr_dec_set_copy(json_t *obj, const char *key, const json_t *val);
+int kr_dec_set_ref(json_t *obj, const char *key, const json_t *val);
 /* The object member `key` of ev, created empty when missing. Borrowed; NULL on memory. */
 json_t *kr_dec_child(json_t *ev, const char *key);
 /* Sets ev.instance = {id, region, az} for the non-NULL ones; nothing when id is NULL

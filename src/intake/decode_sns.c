@@ -112,13 +112,13 @@ int kr_decode_sns_alarm(const json_t *msg, const char *id, int64_t fallback_ms,
     if (!alarm || kr_dec_set_str(alarm, "name", name) ||
         kr_dec_set_str(alarm, "description", desc) ||
         kr_dec_set_str(alarm, "metric", metric_name) ||
-        kr_dec_set_copy(alarm, "namespace", json_object_get(metric, "Namespace")) ||
+        kr_dec_set_ref(alarm, "namespace", json_object_get(metric, "Namespace")) ||
         kr_dec_set_str(alarm, "state", new_state) ||
         kr_dec_set_str(alarm, "previous_state", old_state) ||
         kr_dec_set_str(alarm, "reason", reason) || kr_dec_set_str(alarm, "account", account) ||
         kr_dec_set_str(alarm, "region", region) || kr_dec_set_str(alarm, "arn", arn))
         goto nomem;
-    if (dims && json_object_size(dims) && kr_dec_set_copy(alarm, "dimensions", dims))
+    if (dims && json_object_size(dims) && kr_dec_set_ref(alarm, "dimensions", dims))
         goto nomem;
     if (trigger) {
         /* Statistic ("AVERAGE") for standard statistics, ExtendedStatistic ("p99") for
@@ -128,15 +128,15 @@ int kr_decode_sns_alarm(const json_t *msg, const char *id, int64_t fallback_ms,
             statistic = json_object_get(stat_holder, "ExtendedStatistic");
         if (!json_is_string(statistic))
             statistic = json_object_get(stat_holder, "Stat");
-        if (kr_dec_set_copy(alarm, "threshold", json_object_get(trigger, "Threshold")) ||
-            kr_dec_set_copy(alarm, "comparison", json_object_get(trigger, "ComparisonOperator")) ||
-            kr_dec_set_copy(alarm, "statistic", json_is_string(statistic) ? statistic : NULL) ||
-            kr_dec_set_copy(alarm, "period", json_object_get(stat_holder, "Period")) ||
-            kr_dec_set_copy(alarm, "evaluation_periods",
+        if (kr_dec_set_ref(alarm, "threshold", json_object_get(trigger, "Threshold")) ||
+            kr_dec_set_ref(alarm, "comparison", json_object_get(trigger, "ComparisonOperator")) ||
+            kr_dec_set_ref(alarm, "statistic", json_is_string(statistic) ? statistic : NULL) ||
+            kr_dec_set_ref(alarm, "period", json_object_get(stat_holder, "Period")) ||
+            kr_dec_set_ref(alarm, "evaluation_periods",
                             json_object_get(trigger, "EvaluationPeriods")))
             goto nomem;
         if (!json_object_get(alarm, "period") &&
-            kr_dec_set_copy(alarm, "period", json_object_get(trigger, "Period")))
+            kr_dec_set_ref(alarm, "period", json_object_get(trigger, "Period")))
             goto nomem;
     }
     if (kr_dec_set_instance(ev, instance_id, region, NULL))

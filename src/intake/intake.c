@@ -71,7 +71,8 @@ typedef struct {
     struct evhttp_request *req;
     const char *endpoint;
     kr_format_t fmt;
-    char *body;
+    const char *body;
+    char *body_copy;  /* owned copy of body for a worker; NULL when run inline */
     size_t len;
     /* outcome */
     enum job_outcome outcome;
@@ -503,7 +504,8 @@ static void job_work(void *arg)
         sns_work(j);
     else
         hook_work(j);
-    free(j->body); /* the reply never needs it */
+    free(j->body_copy); /* the reply never needs it */
+    j->body_copy = NULL;
     j->body = NULL;
 }
 
@@ -545,22 +547,21 @@ done:
     json_decref(j->events);
     json_decref(j->msg);
     free(j->need_url);
-    free(j->body);
+    free(j->body_copy);
     free(j);
 }
 
-/* Loop thread: hands the request's body to an intake worker. */
+/* Loop thread: hands the request's body to an intake worker, or works it here. */
 static void submit(kr_daemon_t *d, struct evhttp_request *req, const char *endpoint, kr_format_t fmt)
 {
     size_t len;
     const char *body = kr_http_body(req, &len);
     job_t *j = calloc(1, sizeof *j);
-    if (!j || !(j->body = malloc(len ? len : 1))) {
-        free(j);
+    if (!j) {
         kr_http_reply_error(d, req, endpoint, 500, "out of memory");
         return;
     }
-    memcpy(j->body, body, len);
+    j->body = body;
     j->len = len;
     j->in = d->intake;
     j->req = req;
@@ -574,11 +575,16 @@ static void submit(kr_daemon_t *d, struct evhttp_request *req, const char *endpo
         job_done(j);
         return;
     }
-    if (kr_workq_submit(d->intake->workers, job_work, job_done, j) != KR_OK) {
-        free(j->body);
-        free(j);
-        kr_http_reply_error(d, req, endpoint, 500, "out of memory");
+    /* the worker gets its own copy: the request's buffer belongs to the loop */
+    if ((j->body_copy = malloc(len ? len : 1)) != NULL) {
+        memcpy(j->body_copy, body, len);
+        j->body = j->body_copy;
+        if (kr_workq_submit(d->intake->workers, job_work, job_done, j) == KR_OK)
+            return;
     }
+    free(j->body_copy);
+    free(j);
+    kr_http_reply_error(d, req, endpoint, 500, "out of memory");
 }
 
 static void sns_cb(kr_daemon_t *d, struct evhttp_request *req, const char *rest)
