@@ -4,6 +4,9 @@
 # /hooks/alertmanager (v4 webhooks), and Debian's prometheus-alertmanager POST
 # /api/v2/alerts with the equivalent alerts, with wrk at the same threads, connections
 # and duration, one target at a time, both servers running side by side for the whole run.
+# A fourth target is the machine's ceiling: build/bench/null_http, an evhttp server that
+# answers 202 at once and does nothing else, under the same load: no evhttp intake can be
+# faster here, so its ratio to Alertmanager bounds what the target can ask of this machine.
 # Prints requests/s, p50, p99, non-2xx and the kresponder/Alertmanager ratio; fails (exit 1)
 # if a kresponder reply was not 202, a message was taken as a duplicate, or the journal
 # holds fewer records than the 202s counted. Builds nothing: run `make all` first.
@@ -35,9 +38,10 @@ DEDUPE_KEEP=1000 # the smallest the config allows; see the SNS note below
 TOPIC="arn:aws:sns:ap-northeast-2:123456789012:kafka-ec2-alarms"
 CERT_URL="https://sns.ap-northeast-2.amazonaws.com/SimpleNotificationService-01d088a6f77103d0fe307c0069e40ed6.pem"
 SNSSIGN="$KR_BUILD/tests/tools/snssign"
+NULLHTTP="$KR_BUILD/bench/null_http"
 
 die() { echo "bench/intake: $*" >&2; exit 1; }
-for b in "$KR_BIN" "$SNSSIGN"; do [ -x "$b" ] || die "$b is missing: run 'make all' first"; done
+for b in "$KR_BIN" "$SNSSIGN" "$NULLHTTP"; do [ -x "$b" ] || die "$b is missing: run 'make all' first"; done
 for c in wrk "$AM_BIN" openssl python3 curl; do
     command -v "$c" >/dev/null || die "$c not found: run 'make deps' (Debian packages wrk, prometheus-alertmanager)"
 done
@@ -52,9 +56,10 @@ done
 tmp=$(mktemp -d "$TMPBASE/kr-bench-intake.XXXXXX")
 kr_pid=
 am_pid=
+null_pid=
 cleanup() {
     local rc=$?
-    for p in $kr_pid $am_pid; do
+    for p in $kr_pid $am_pid $null_pid; do
         if kill -0 "$p" 2>/dev/null; then
             kill -TERM "$p" 2>/dev/null || true
             for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -123,6 +128,17 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 curl -sf "http://127.0.0.1:$am_port/-/ready" >/dev/null || die "alertmanager is not ready"
+
+# ---- the ceiling: an evhttp server that does nothing ----
+"$root/$NULLHTTP" 0 >"$tmp/null.out" 2>&1 &
+null_pid=$!
+null_addr=
+for _ in $(seq 50); do
+    null_addr=$(sed -n 's/^listening on //p' "$tmp/null.out" 2>/dev/null)
+    [ -n "$null_addr" ] && break
+    sleep 0.1
+done
+[ -n "$null_addr" ] || die "null_http did not start: $(cat "$tmp/null.out")"
 
 # ---- the machine ----
 jfs=$(stat -f -c %T "$tmp")
@@ -201,10 +217,11 @@ for r in $(seq "$ROUNDS"); do
     drive "sns.r$r" "$kr_pid" "http://$kr_addr/hooks/sns" sns "$tmp/sns.tsv" $w
     drive "amhook.r$r" "$kr_pid" "http://$kr_addr/hooks/alertmanager" amhook - $w
     drive "amapi.r$r" "$am_pid" "http://127.0.0.1:$am_port/api/v2/alerts" amapi - $w
+    drive "null.r$r" "$null_pid" "http://$null_addr/hooks/alertmanager" amhook - $w
 done
 rps() { awk -v n="$(field "$1" requests)" -v d="$(field "$1" duration_us)" 'BEGIN { printf "%.0f", n / (d / 1e6) }'; }
 declare -A ALL
-for t in sns amhook amapi; do
+for t in sns amhook amapi null; do
     med=$(for r in $(seq "$ROUNDS"); do echo "$(rps "$t.r$r") $r"; done | sort -n | awk -v m=$(((ROUNDS + 1) / 2)) 'NR == m { print $2 }')
     R[$t]=${R[$t.r$med]}
     ALL[$t]=$(for r in $(seq "$ROUNDS"); do echo "$(rps "$t.r$r")"; done | paste -sd/ -)
@@ -254,7 +271,8 @@ printf '%-44s %8s %8s %8s %8s %9s %7s %7s\n' target "req/s" "p50 ms" "p99 ms" "m
 row sns "kresponder POST /hooks/sns (verify+fsync)"
 row amhook "kresponder POST /hooks/alertmanager (fsync)"
 row amapi "alertmanager POST /api/v2/alerts (memory)"
-[ "$ROUNDS" = 1 ] || echo "req/s of each round (the median round is shown): sns ${ALL[sns]}, amhook ${ALL[amhook]}, alertmanager ${ALL[amapi]}"
+row null "ceiling: evhttp answering 202, nothing else"
+[ "$ROUNDS" = 1 ] || echo "req/s of each round (the median round is shown): sns ${ALL[sns]}, amhook ${ALL[amhook]}, alertmanager ${ALL[amapi]}, ceiling ${ALL[null]}"
 am_rps=$(rps amapi)
 echo
 verdict=PASS
@@ -266,6 +284,8 @@ for k in sns amhook; do
     printf 'ratio %-8s kresponder/alertmanager = %5.2fx  (target >= 3x, p99 %s ms <= 5 ms): %s\n' \
         "$k" "$ratio" "$p99" "$ok"
 done
+printf 'ceiling  evhttp doing nothing/alertmanager = %5.2fx  (no evhttp intake can pass this on this machine)\n' \
+    "$(awk -v a="$(rps null)" -v b="$am_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
 echo "statuses (shown round): sns $(field sns statuses), amhook $(field amhook statuses), alertmanager $(field amapi statuses)"
 echo "journal: $journaled events durable ($records event records) with $fsyncs fdatasyncs ($(awk -v r="$journaled" \
     -v f="$fsyncs" 'BEGIN { printf "%.1f", f ? r / f : 0 }') events per fdatasync), duplicates $dups"

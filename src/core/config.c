@@ -71,7 +71,7 @@ static const cfg_key_t keys[] = {
     { "http.max_connections", CFG_INT, OFF(http_max_connections), "1024", 1, 1000000,
       "Connection cap of the HTTP server." },
     { "http.workers", CFG_INT, OFF(http_workers), "2", 0, 64,
-      "Threads that parse, verify and decode SNS messages off the loop thread (signature verification is the costliest step of a request); about one per CPU. 0 does it on the loop thread. Alertmanager and EventBridge bodies are decoded on the loop thread." },
+      "Threads that parse, verify and decode SNS messages off the loop thread (signature verification is the costliest step of a request); about one per CPU. 0 does it on the loop thread. Alertmanager and EventBridge bodies under 16 KiB are decoded on the loop thread (cheaper than the hand-off), larger ones on the workers too." },
     { "sns.verify", CFG_BOOL, OFF(sns_verify), "true", 0, 0,
       "Verify SNS signatures (SignatureVersion 1 and 2). Turn off only in a lab." },
     { "sns.cert_dir", CFG_PATH, OFF(sns_cert_dir), "certs", 0, 0,

@@ -259,6 +259,22 @@ def alertmanager_v4():
     code, body, _ = d.post_json("/hooks/alertmanager", bad, {"Authorization": "Bearer am-token"})
     t.eq(code, 400, "version 3 refused with 400")
     t.ok("error" in body, "with a JSON error: %s" % body)
+    # a group of 150 alerts (> 16 KiB: decoded on an intake worker, not the loop)
+    big = am_payload()
+    one = big["alerts"][0]
+    big["alerts"] = [dict(one, labels=dict(one["labels"], broker_id=str(i), instance="10.0.2.%d:9308" % i),
+                          fingerprint="%016x" % (0xa000 + i)) for i in range(150)]
+    raw = json.dumps(big)
+    t.ok(len(raw) > 16 * 1024, "the group is larger than 16 KiB (%d bytes)" % len(raw))
+    code, body, _ = d.request("POST", "/hooks/alertmanager", raw,
+                              {"Content-Type": "application/json", "Authorization": "Bearer am-token"})
+    t.eq(code, 202, "a large group is accepted: %s" % str(body)[:200])
+    t.eq(len(body.get("ids", [])), 150, "one event per alert of the large group")
+    t.eq(len(d.events(limit=500)), 152, "all stored")
+    code, body, _ = d.request("POST", "/hooks/alertmanager", raw.replace('"version": "4"', '"version": "3"'),
+                              {"Content-Type": "application/json", "Authorization": "Bearer am-token"})
+    t.eq(code, 400, "a large bad group is refused with 400 by the worker's decode: %s" % body)
+    t.eq(d.metric("decode_failures_total", 'endpoint="/hooks/alertmanager"'), 2.0, "both decode failures counted")
     d.stop()
 
 
