@@ -40,7 +40,11 @@ typedef struct kr_daemon {
     struct kr_executor *executor; /* evacuations in progress, for the guards (evacuate.c);
                                    * created by the first one, freed with the last */
 
-    json_t *unprocessed;         /* during replay: events after the last "processed" record */
+    json_t *unprocessed;         /* during replay: the "event" records not yet covered by a
+                                    "processed" record */
+    struct kr_accept *accepting; /* accepted events waiting for their fsync, oldest first:
+                                    a compaction snapshot carries them (daemon.c) */
+    struct kr_accept *accepting_tail;
     json_t **recent;             /* ring of the last cfg->events_keep events (owned refs) */
     size_t recent_cap, recent_head, recent_count;
 
@@ -66,7 +70,10 @@ int kr_daemon_accept(kr_daemon_t *d, const json_t *events, kr_accept_done_cb don
 
 /* Registers a module's snapshot writer for journal compaction (at most 8). */
 int kr_daemon_add_snapshot(kr_daemon_t *d, kr_snapshot_fn fn, void *arg);
-/* Compacts the journal now if it is idle. Returns 0, KR_EAGAIN (busy) or an error. */
+/* Compacts the journal now: a snapshot of the live state, including the accepted events
+ * still waiting for their fsync (they are fed to the rules after a restart unless a later
+ * "processed" record covers them). Does not wait for an idle journal. Returns 0,
+ * KR_EAGAIN (a failed write is still being reported: try later) or an error. */
 int kr_daemon_compact(kr_daemon_t *d, char *err, size_t errlen);
 
 #endif

@@ -39,8 +39,10 @@ int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, 
  * Returns 0 or KR_EIO (the journal is then unhealthy; see kr_journal_error). */
 int kr_journal_flush(kr_journal_t *j);
 
-/* Registers a function called on the loop thread just before each pass's records are
- * written (and at close): records it appends join that write. One hook per journal. */
+/* Registers a function called on the loop thread just before each write of appended
+ * records (the pass's write, an earlier one when a segment fills or the batch grows large,
+ * the one before a compaction snapshot, and at close): records it appends join that write.
+ * One hook per journal. */
 void kr_journal_set_flush_hook(kr_journal_t *j, void (*fn)(void *arg), void *arg);
 
 /* Segment size limit (default 64 MiB): an append that would pass it starts a new segment. */
@@ -54,12 +56,17 @@ const char *kr_journal_error(const kr_journal_t *j);
 uint64_t kr_journal_fsyncs(const kr_journal_t *j);
 uint64_t kr_journal_records(const kr_journal_t *j);
 
-/* Compaction: writes a snapshot of the live state as a new segment (to a temp file,
- * fsync'd, renamed in), then removes every older segment. `fill` adds the snapshot's
- * records with kr_journal_snapshot_add (each module writes records its replay restores
- * from alone). Replay starts at the newest segment that begins with a snapshot. Runs on
- * the loop thread and waits for one fsync: call it when idle. Returns 0, KR_EAGAIN when
- * records are still waiting for their fsync (try later), or KR_EIO. */
+/* Compaction: writes the records appended so far to the current segment, then a snapshot
+ * of the live state as a new segment (to a temp file, fsync'd, renamed in), then removes
+ * every older segment. `fill` adds the snapshot's records with kr_journal_snapshot_add
+ * (each module writes records its replay restores from alone); the snapshot must cover
+ * every record appended before it, those still waiting for their fsync included (their
+ * state, or a copy of them): from then on they count as durable, their callbacks run
+ * with 0 on the next wake-up, and a later fsync failure of a removed segment is not
+ * reported. Replay starts at the newest segment that begins with a snapshot. Runs on
+ * the loop thread and waits for the snapshot's fsync; the journal need not be idle.
+ * Returns 0, KR_EAGAIN while a failed write is still being reported to its callbacks or
+ * the fsync thread is far behind (try later), or KR_EIO / KR_ENOMEM (nothing changed). */
 typedef struct kr_journal_snapshot kr_journal_snapshot_t;
 int kr_journal_compact(kr_journal_t *j, int (*fill)(kr_journal_snapshot_t *snap, void *arg), void *arg,
                        char *err, size_t errlen);

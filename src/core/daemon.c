@@ -27,10 +27,13 @@
 
 /* ---- the accept pipeline ---- */
 
-typedef struct {
+typedef struct kr_accept {
     kr_daemon_t *d;
+    struct kr_accept *prev, *next; /* d->accepting, while records are pending */
     json_t *events;      /* new events, in order (owned) */
-    uint64_t last_seq;   /* journal seq of the last event record written */
+    uint64_t last_seq;   /* journal seq of the last event record written; after a
+                            compaction, of its copy in the snapshot */
+    uint64_t snap_seq;   /* seq of that copy in the snapshot being written */
     json_t *ids;         /* every id of the request (owned) */
     size_t duplicates;
     size_t pending;      /* journal callbacks still to come */
@@ -91,6 +94,14 @@ static void accept_finish(accept_t *a)
     kr_daemon_t *d = a->d;
     size_t i;
     json_t *ev;
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        d->accepting = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    else
+        d->accepting_tail = a->prev;
     /* a->events holds the records that were written; they are durable unless an fsync
      * failed, in which case their ids are forgotten so the sender's retry is accepted. */
     json_array_foreach(a->events, i, ev) {
@@ -136,6 +147,13 @@ int kr_daemon_accept(kr_daemon_t *d, const json_t *events, kr_accept_done_cb don
     a->d = d;
     a->done = done;
     a->arg = arg;
+    /* in the in-flight list until accept_finish: a snapshot written meanwhile carries it */
+    a->prev = d->accepting_tail;
+    if (a->prev)
+        a->prev->next = a;
+    else
+        d->accepting = a;
+    d->accepting_tail = a;
     json_array_foreach(events, i, ev) {
         const char *id = json_string_value(json_object_get(ev, "id"));
         if (!id)
@@ -211,7 +229,7 @@ static int replay_cb(json_t *rec, void *arg)
         const char *id = json_string_value(json_object_get(ev, "id"));
         if (id && kr_idset_add(d->seen, id) == 1) {
             remember(d, ev);
-            json_array_append(d->unprocessed, ev);
+            json_array_append(d->unprocessed, rec);
         }
         return 0;
     }
@@ -234,8 +252,29 @@ static int replay_cb(json_t *rec, void *arg)
         return 0;
     }
     if (kind && strcmp(kind, "processed") == 0) {
-        /* events are processed in journal order: everything so far went through the rules */
-        json_array_clear(d->unprocessed);
+        /* events are processed in journal order: those up to "upto" went through the
+         * rules (all so far without one: a snapshot's). An event written in the same
+         * pass before this record, or carried by a later snapshot, may not have. */
+        json_t *upto = json_object_get(rec, "upto");
+        size_t n = 0;
+        if (!json_is_integer(upto))
+            n = json_array_size(d->unprocessed);
+        else
+            while (n < json_array_size(d->unprocessed) &&
+                   json_integer_value(json_object_get(json_array_get(d->unprocessed, n), "seq")) <=
+                       json_integer_value(upto))
+                n++;
+        if (n == json_array_size(d->unprocessed)) {
+            json_array_clear(d->unprocessed);
+        } else if (n > 0) { /* keep the tail (one pass: a snapshot's ring can be long) */
+            json_t *rest = json_array();
+            for (size_t i = n; rest && i < json_array_size(d->unprocessed); i++)
+                json_array_append(rest, json_array_get(d->unprocessed, i));
+            if (!rest)
+                return KR_ENOMEM;
+            json_decref(d->unprocessed);
+            d->unprocessed = rest;
+        }
         return 0;
     }
     if (kr_respond_replay(d->respond, rec) != KR_OK)
@@ -282,7 +321,10 @@ static int seen_cb(const char *id, void *arg)
 }
 
 /* The daemon's own state: recent events (then "processed": they went through the rules),
- * every id remembered for dedupe; then each module's. */
+ * the accepted events still waiting for their fsync (not yet through the rules: after a
+ * restart they are fed to them, unless the "processed" record the live process writes
+ * once they are durable follows), every id remembered for dedupe (after the events:
+ * replay takes an event whose id it knows for a duplicate); then each module's. */
 static int snapshot_fill(kr_journal_snapshot_t *snap, void *arg)
 {
     kr_daemon_t *d = arg;
@@ -297,6 +339,19 @@ static int snapshot_fill(kr_journal_snapshot_t *snap, void *arg)
     if (rc == KR_OK)
         rc = done ? kr_journal_snapshot_add(snap, done) : KR_ENOMEM;
     json_decref(done);
+    for (accept_t *a = d->accepting; a && rc == KR_OK; a = a->next) {
+        size_t i;
+        json_t *ev;
+        json_array_foreach(a->events, i, ev) {
+            json_t *rec = json_pack("{s:s,s:O}", "kind", "event", "event", ev);
+            rc = rec ? kr_journal_snapshot_add(snap, rec) : KR_ENOMEM;
+            if (rc == KR_OK)
+                a->snap_seq = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
+            json_decref(rec);
+            if (rc != KR_OK)
+                break;
+        }
+    }
     seen_chunk_t c = { snap, json_array() };
     if (rc == KR_OK)
         rc = c.ids ? kr_idset_foreach(d->seen, seen_cb, &c) : KR_ENOMEM;
@@ -310,7 +365,14 @@ static int snapshot_fill(kr_journal_snapshot_t *snap, void *arg)
 
 int kr_daemon_compact(kr_daemon_t *d, char *err, size_t errlen)
 {
+    for (accept_t *a = d->accepting; a; a = a->next)
+        a->snap_seq = 0;
     int rc = kr_journal_compact(d->journal, snapshot_fill, d, err, errlen);
+    /* the snapshot's copies are what replay reads now: their "processed" mark must
+     * cover them (only when the snapshot made it: else the seqs were given back) */
+    for (accept_t *a = d->accepting; a; a = a->next)
+        if (rc == KR_OK && a->snap_seq)
+            a->last_seq = a->snap_seq;
     if (rc != KR_OK && rc != KR_EAGAIN)
         KR_ERROR("journal", "msg=\"compaction failed\" error=\"%s\"", err);
     return rc;
@@ -440,7 +502,7 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
         KR_WARN("daemon", "msg=\"feeding events the rules had not seen before the restart\" count=%zu",
                 json_array_size(d->unprocessed));
         json_array_foreach(d->unprocessed, i, ev)
-            kr_respond_event(d->respond, ev);
+            kr_respond_event(d->respond, json_object_get(ev, "event"));
         mark_processed(d, last);
     }
     json_decref(d->unprocessed);

@@ -44,6 +44,9 @@ struct kr_journal {
     int fd;                      /* current segment (mu: the fsync thread reads it) */
     int old_fds[16];             /* previous segments, still to fsync and close (mu) */
     int n_old;
+    int dead_fds[24];            /* segments a snapshot superseded: the fsync thread closes
+                                    them without an fsync, their records are covered (mu) */
+    int n_dead;
     unsigned segno;
     unsigned first_segno;        /* oldest segment on disk */
     int64_t seg_bytes, seg_limit;
@@ -58,7 +61,8 @@ struct kr_journal {
     char *pend;                  /* records of this loop pass not yet written (loop thread) */
     size_t pend_len, pend_cap;
     uint64_t pend_first;         /* seq of the first of them, 0 when none */
-    void (*flush_hook)(void *);  /* called before each pass's write (loop thread) */
+    void (*flush_hook)(void *);  /* called before each write of the pass buffer (loop thread) */
+    int in_hook;                 /* its appends go to the buffer being written: no flush */
     void *flush_arg;
 
     pthread_t thread;
@@ -110,10 +114,22 @@ static void *fsync_main(void *arg)
     kr_journal_t *j = arg;
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        while (!j->stop && j->written == j->durable && j->written == j->failed_upto)
+        while (!j->stop && j->written == j->durable && j->written == j->failed_upto && !j->n_dead)
             pthread_cond_wait(&j->cond, &j->mu);
-        if (j->written == j->durable && j->written == j->failed_upto && j->stop)
-            break;
+        if (j->n_dead) { /* closed here: this thread may have been in fdatasync on them */
+            int dead[24], n_dead = j->n_dead;
+            memcpy(dead, j->dead_fds, sizeof dead);
+            j->n_dead = 0;
+            pthread_mutex_unlock(&j->mu);
+            for (int i = 0; i < n_dead; i++)
+                close(dead[i]);
+            pthread_mutex_lock(&j->mu);
+        }
+        if (j->written == j->durable && j->written == j->failed_upto) {
+            if (j->stop)
+                break;
+            continue;
+        }
         uint64_t target = j->written;
         int fd = j->fd, old[16], n_old = j->n_old;
         memcpy(old, j->old_fds, sizeof old);
@@ -134,8 +150,11 @@ static void *fsync_main(void *arg)
         }
         pthread_mutex_lock(&j->mu);
         j->fsyncs++;
-        if (rc == 0) {
-            j->durable = target;
+        /* a compaction meanwhile may have covered target with a snapshot (durable moved
+         * past it): then a failure here concerns deleted segments only and is no failure */
+        if (rc == 0 || target <= j->durable) {
+            if (j->durable < target)
+                j->durable = target;
             if (j->failed_upto < target)
                 j->failed_upto = target; /* nothing failed below target */
         } else {
@@ -164,6 +183,14 @@ static void *fsync_main(void *arg)
 static int flush_pending(kr_journal_t *j)
 {
     size_t off = 0;
+    /* before every write, not only the pass's last one (a rotation or a large batch
+     * writes earlier): what the hook appends (the daemon's "processed" record) always
+     * travels with the records it is about */
+    if (j->flush_hook && !j->in_hook) {
+        j->in_hook = 1;
+        j->flush_hook(j->flush_arg);
+        j->in_hook = 0;
+    }
     if (!j->pend_len)
         return KR_OK;
     while (off < j->pend_len) {
@@ -211,10 +238,8 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
     kr_journal_t *j = arg;
     (void)fd;
     (void)what;
-    if (j->flush_hook) /* its appends join this write: kick_pending is still set */
-        j->flush_hook(j->flush_arg);
+    flush_pending(j); /* the hook's appends join this write: kick_pending is still set */
     j->kick_pending = 0;
-    flush_pending(j);
     pthread_mutex_lock(&j->mu);
     pthread_cond_signal(&j->cond);
     pthread_mutex_unlock(&j->mu);
@@ -386,9 +411,7 @@ void kr_journal_close(kr_journal_t *j)
 {
     if (!j)
         return;
-    if (j->flush_hook)
-        j->flush_hook(j->flush_arg);
-    flush_pending(j);
+    flush_pending(j); /* with the flush hook's records */
     pthread_mutex_lock(&j->mu);
     j->stop = 1;
     pthread_cond_signal(&j->cond);
@@ -405,6 +428,8 @@ void kr_journal_close(kr_journal_t *j)
     event_free(j->kick);
     for (int i = 0; i < j->n_old; i++)
         close(j->old_fds[i]);
+    for (int i = 0; i < j->n_dead; i++)
+        close(j->dead_fds[i]);
     close(j->fd);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cond);
@@ -698,20 +723,25 @@ static size_t encode_line(kr_journal_t *j, const json_t *record)
 int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, void *arg,
                       uint64_t *seq_out)
 {
-    uint64_t seq = j->next_seq;
+    uint64_t seq;
+    size_t len;
 
-    json_object_set_new(record, "seq", json_integer((json_int_t)seq));
-    json_object_set_new(record, "t", json_integer(kr_now_ms()));
-    size_t len = encode_line(j, record);
-    if (!len)
-        return KR_ENOMEM;
-    int64_t at = j->seg_bytes + (int64_t)j->pend_len;
-    if (at > 0 && at + (int64_t)len > j->seg_limit) {
+    for (int rotated = 0;; rotated = 1) {
+        seq = j->next_seq;
+        json_object_set_new(record, "seq", json_integer((json_int_t)seq));
+        json_object_set_new(record, "t", json_integer(kr_now_ms()));
+        if (!(len = encode_line(j, record)))
+            return KR_ENOMEM;
+        int64_t at = j->seg_bytes + (int64_t)j->pend_len;
+        /* the flush hook's own appends stay in the buffer being written */
+        if (rotated || j->in_hook || at == 0 || at + (int64_t)len <= j->seg_limit)
+            break;
         flush_pending(j); /* its failure settles its own waiters */
         if (rotate(j) != KR_OK) {
             j->healthy = 0;
             return KR_EIO;
         }
+        /* again: the flush hook may have appended (a seq taken, the line buffer reused) */
     }
     if (j->pend_len + len > j->pend_cap) {
         size_t cap = j->pend_cap ? j->pend_cap : 65536;
@@ -744,7 +774,7 @@ int kr_journal_append(kr_journal_t *j, json_t *record, kr_journal_done_cb done, 
     }
     /* written at the end of the loop pass (kick) with the pass's other records, or now
      * when a storm makes the batch large */
-    if (j->pend_len >= (1u << 20))
+    if (j->pend_len >= (1u << 20) && !j->in_hook)
         flush_pending(j);
     if (!j->kick_pending) {
         j->kick_pending = 1;
@@ -912,26 +942,40 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
+/* The snapshot covers every record with a lower seq (the caller's fill writes the state
+ * they carry, including what is still waiting for its fsync), so those records need no
+ * fsync of their own any more: they count as durable once the snapshot is, and their
+ * segments can go. The journal need not be idle. */
 int kr_journal_compact(kr_journal_t *j, int (*fill)(kr_journal_snapshot_t *snap, void *arg), void *arg,
                        char *err, size_t errlen)
 {
     char tmp[4096], path[4096];
     kr_journal_snapshot_t snap = { j, NULL, 0, 0 };
-    uint64_t first_seq = j->next_seq;
     unsigned *segs = NULL;
     int n, rc;
 
-    /* Only when everything written is durable: the old segments are about to go, and a
-     * record still waiting for its fsync in them would be lost. */
+    /* The pass's records go to the current segment first: sequence numbers stay in file
+     * order, and every record below the snapshot's first seq is then written. */
+    if (flush_pending(j) != KR_OK)
+        return kr_seterr(err, errlen, KR_EIO, "journal: cannot write pending records: %s", j->error);
+    /* A record whose write failed is not in the journal and its waiter is told so: the
+     * snapshot must not make its state durable behind its back. Its waiter is settled on
+     * the next wake-up (already activated). */
+    for (waiter_t *x = j->head; x; x = x->next)
+        if (x->failed)
+            return kr_seterr(err, errlen, KR_EAGAIN, "journal: a failed write is being reported; compaction postponed");
     pthread_mutex_lock(&j->mu);
-    int idle = !j->pend_len && j->written == j->durable && j->failed_upto == j->written && j->n_old == 0 &&
-               !j->head;
+    /* the segments the snapshot supersedes go to the fsync thread, which closes them:
+     * it may be in fdatasync on one right now */
+    int room = j->n_dead + j->n_old + 1 <= (int)(sizeof j->dead_fds / sizeof j->dead_fds[0]);
     pthread_mutex_unlock(&j->mu);
-    if (!idle)
-        return kr_seterr(err, errlen, KR_EAGAIN, "journal busy; compaction postponed");
+    if (!room)
+        return kr_seterr(err, errlen, KR_EAGAIN, "journal: the fsync thread is behind; compaction postponed");
+    uint64_t first_seq = j->next_seq;
     snprintf(tmp, sizeof tmp, "%s/snapshot.tmp", j->dir);
     segment_path(j->dir, j->segno + 1, path, sizeof path);
-    if (!(snap.f = fopen(tmp, "we")))
+    unlink(tmp); /* a crash's leftover */
+    if (!(snap.f = fopen(tmp, "ae")))
         return kr_seterr(err, errlen, KR_EIO, "journal: cannot create %.200s: %s", tmp, strerror(errno));
     json_t *begin = json_pack("{s:s}", "kind", "snapshot.begin");
     rc = begin ? kr_journal_snapshot_add(&snap, begin) : KR_ENOMEM;
@@ -942,26 +986,46 @@ int kr_journal_compact(kr_journal_t *j, int (*fill)(kr_journal_snapshot_t *snap,
     if (rc == KR_OK)
         rc = end ? kr_journal_snapshot_add(&snap, end) : KR_ENOMEM;
     json_decref(end);
-    if (rc == KR_OK && (fflush(snap.f) != 0 || fdatasync(fileno(snap.f)) != 0))
+    /* the segment's fd for the appends that follow, opened before the rename so that
+     * nothing can fail once the snapshot is in place (O_APPEND, from "a") */
+    int fd = -1;
+    if (rc == KR_OK && (fflush(snap.f) != 0 || fdatasync(fileno(snap.f)) != 0 ||
+                        (fd = fcntl(fileno(snap.f), F_DUPFD_CLOEXEC, 0)) < 0))
         rc = KR_EIO;
+    int e = errno;
     fclose(snap.f);
-    if (rc == KR_OK && rename(tmp, path) != 0)
+    if (rc == KR_OK && rename(tmp, path) != 0) {
         rc = KR_EIO;
+        e = errno;
+    }
     if (rc != KR_OK) {
+        if (fd >= 0)
+            close(fd);
         unlink(tmp);
+        j->records -= j->next_seq - first_seq;
         j->next_seq = first_seq; /* nothing of the snapshot is in the journal */
-        return kr_seterr(err, errlen, rc, "journal: snapshot failed: %s", strerror(errno));
+        return kr_seterr(err, errlen, rc, "journal: snapshot failed: %s", strerror(e));
     }
     fsync_dir(j->dir);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd < 0)
-        return kr_seterr(err, errlen, KR_EIO, "journal: cannot reopen %.200s: %s", path, strerror(errno));
+    /* Renamed in, replay starts there: from here on the snapshot is the journal's head. */
+    uint64_t end_seq = j->next_seq - 1;
     pthread_mutex_lock(&j->mu);
-    int old = j->fd;
+    j->dead_fds[j->n_dead++] = j->fd;
+    for (int i = 0; i < j->n_old; i++)
+        j->dead_fds[j->n_dead++] = j->old_fds[i];
+    j->n_old = 0;
     j->fd = fd;
-    j->written = j->durable = j->failed_upto = j->next_seq - 1;
+    /* everything below first_seq is covered by the snapshot, the snapshot is fsync'd:
+     * waiters up to end_seq settle OK on the wake-up below */
+    j->written = end_seq;
+    if (j->durable < end_seq)
+        j->durable = end_seq;
+    if (j->failed_upto < end_seq)
+        j->failed_upto = end_seq;
+    pthread_cond_signal(&j->cond);
     pthread_mutex_unlock(&j->mu);
-    close(old);
+    if (j->head)
+        event_active(j->wake, EV_READ, 0);
     unsigned prev = j->segno;
     j->segno++;
     j->first_segno = j->segno;

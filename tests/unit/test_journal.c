@@ -280,3 +280,141 @@ KR_TEST(failed_batch_write_settles_its_waiters_with_eio)
     CHECK_INT(json_integer_value(json_array_get(seen, 1)), 4);
     json_decref(seen);
 }
+
+/* Compaction no longer waits for an idle journal: with records written but still waiting
+ * for their fsync (and more not even written), the snapshot goes in, the waiters settle
+ * OK (the snapshot covers them), the older segments are gone and replay reads the
+ * snapshot then the records appended after it. */
+static int snap_fill(kr_journal_snapshot_t *snap, void *arg)
+{
+    int *n = arg;
+    json_t *rec = json_pack("{s:s,s:i}", "kind", "test", "n", *n);
+    int rc = kr_journal_snapshot_add(snap, rec);
+    json_decref(rec);
+    return rc;
+}
+
+static int kind_cb(json_t *rec, void *arg)
+{
+    json_t *seen = arg;
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s:%lld", kind ? kind : "-", (long long)json_integer_value(json_object_get(rec, "n")));
+    json_array_append_new(seen, json_string(buf));
+    return 0;
+}
+
+KR_TEST(compaction_does_not_wait_for_pending_fsyncs)
+{
+    char err[256] = "";
+    char *dir = tmpdir();
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    kr_journal_t *j = kr_journal_open(base, dir, err, sizeof err);
+    CHECKF(j != NULL, "%s", err);
+    if (!j)
+        return;
+    kr_journal_set_segment_size(j, 4096);
+    waitctx_t w = { .base = base, .want = 131 };
+    /* 100 records over several segments, written (flushed) but never fsync'd: the fsync
+     * thread is only woken at the end of a loop pass, and the loop has not run */
+    for (int i = 0; i < 100; i++) {
+        json_t *rec = json_pack("{s:s,s:i,s:s}", "kind", "test", "n", i, "pad",
+                                "................................................................");
+        CHECK_INT(kr_journal_append(j, rec, done_cb, &w, NULL), 0);
+        json_decref(rec);
+    }
+    CHECK_INT(kr_journal_flush(j), 0);
+    /* 30 more still in the pass buffer */
+    for (int i = 100; i < 130; i++) {
+        json_t *rec = json_pack("{s:s,s:i}", "kind", "test", "n", i);
+        CHECK_INT(kr_journal_append(j, rec, done_cb, &w, NULL), 0);
+        json_decref(rec);
+    }
+    unsigned segs_before = kr_journal_segment_count(j);
+    CHECKF(segs_before >= 3, "segments before compaction: %u", segs_before);
+    CHECK_INT(w.done, 0);
+    int state = 1000;
+    CHECK_INT(kr_journal_compact(j, snap_fill, &state, err, sizeof err), 0);
+    CHECK_INT(kr_journal_segment_count(j), 1);
+    /* a record after the snapshot, with a waiter too */
+    uint64_t seq = 0;
+    json_t *rec = json_pack("{s:s,s:i}", "kind", "test", "n", 2000);
+    CHECK_INT(kr_journal_append(j, rec, done_cb, &w, &seq), 0);
+    json_decref(rec);
+    CHECK_INT(seq, 134); /* 130 records, snapshot.begin, the state, snapshot.end */
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+    CHECK_INT(w.done, 131);
+    CHECK_INT(w.rc_sum, 0);
+    CHECK_INT(kr_journal_healthy(j), 1);
+    kr_journal_close(j);
+    event_base_free(base);
+
+    char path[128];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/journal-00000001.log", dir);
+    CHECKF(stat(path, &st) != 0, "the first segment was removed");
+    json_t *seen = json_array();
+    uint64_t last = 0;
+    int torn = 0;
+    CHECK_INT(kr_journal_replay(dir, kind_cb, seen, &last, &torn, err, sizeof err), 0);
+    json_t *want = json_pack("[s,s,s,s]", "snapshot.begin:0", "test:1000", "snapshot.end:0", "test:2000");
+    CHECK_JSON(seen, want);
+    CHECK_INT(last, 134);
+    CHECK_INT(torn, 0);
+    json_decref(want);
+    json_decref(seen);
+}
+
+/* A record whose write failed is reported to its waiter as failed: a compaction must not
+ * run before that (its snapshot would make the state durable behind the waiter's back). */
+KR_TEST(compaction_waits_while_a_failed_write_is_reported)
+{
+    char err[256] = "";
+    char *dir = tmpdir();
+    struct rlimit old, lim;
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    kr_journal_t *j = kr_journal_open(base, dir, err, sizeof err);
+    CHECKF(j != NULL, "%s", err);
+    if (!j)
+        return;
+    json_t *rec = json_pack("{s:s,s:i}", "kind", "test", "n", 0);
+    CHECK_INT(kr_journal_append(j, rec, NULL, NULL, NULL), 0);
+    json_decref(rec);
+    CHECK_INT(kr_journal_flush(j), 0);
+    struct stat st;
+    char path[128];
+    snprintf(path, sizeof path, "%s/journal-00000001.log", dir);
+    CHECK_INT(stat(path, &st), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size + 10;
+    CHECK_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    fail_rc = 0;
+    fail_count = 0;
+    for (int i = 1; i <= 3; i++) {
+        rec = json_pack("{s:s,s:i}", "kind", "test", "n", i);
+        CHECK_INT(kr_journal_append(j, rec, fail_cb, base, NULL), 0);
+        json_decref(rec);
+    }
+    int state = 7;
+    CHECK_INT(kr_journal_compact(j, snap_fill, &state, err, sizeof err), KR_EIO);
+    setrlimit(RLIMIT_FSIZE, &old);
+    /* the failure is not reported yet: still no compaction */
+    CHECK_INT(kr_journal_compact(j, snap_fill, &state, err, sizeof err), KR_EAGAIN);
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+    CHECK_INT(fail_count, 3);
+    CHECK_INT(fail_rc, KR_EIO);
+    /* reported: now it compacts */
+    CHECK_INT(kr_journal_compact(j, snap_fill, &state, err, sizeof err), 0);
+    kr_journal_close(j);
+    event_base_free(base);
+    json_t *seen = json_array();
+    CHECK_INT(kr_journal_replay(dir, kind_cb, seen, NULL, NULL, err, sizeof err), 0);
+    json_t *want = json_pack("[s,s,s]", "snapshot.begin:0", "test:7", "snapshot.end:0");
+    CHECK_JSON(seen, want);
+    json_decref(want);
+    json_decref(seen);
+}
