@@ -19,6 +19,7 @@
     X(journal_records_total, counter, "Records appended to the journal.")                       \
     X(journal_fsyncs_total, counter, "fdatasync calls of the journal (group commits).")         \
     X(journal_healthy, gauge, "1 while the journal can persist records.")                       \
+    X(intake_worker_jobs, gauge, "SNS requests queued for or being worked by the intake workers (http.workers).") \
     X(rule_reloads_total, counter, "Rule set reloads, by result.")                              \
     X(rules_loaded, gauge, "Rules in the active rule set.")                                     \
     X(incidents, gauge, "Incidents by state.")                                                  \

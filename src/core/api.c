@@ -8,6 +8,7 @@
 #include "kr/api.h"
 #include "kr/err.h"
 #include "kr/http.h"
+#include "kr/intake.h"
 #include "kr/log.h"
 #include "kr/respond.h"
 #include "kr/units.h"
@@ -51,6 +52,7 @@ static void metrics(kr_daemon_t *d, struct evhttp_request *req, const char *rest
     (void)rest;
     kr_metrics_set(d->metrics, KR_M_journal_healthy, NULL, kr_journal_healthy(d->journal));
     kr_metrics_set(d->metrics, KR_M_journal_fsyncs_total, NULL, (double)kr_journal_fsyncs(d->journal));
+    kr_metrics_set(d->metrics, KR_M_intake_worker_jobs, NULL, (double)kr_intake_worker_jobs(d->intake));
     kr_respond_update_metrics(d->respond);
     kr_metrics_set(d->metrics, KR_M_uptime_seconds, NULL, (double)(kr_now_ms() - d->started_ms) / 1000.0);
     char *text = kr_metrics_render(d->metrics);

@@ -658,6 +658,11 @@ kr_intake_t *kr_intake_new(kr_daemon_t *d, char *err, size_t errlen)
     return in;
 }
 
+unsigned long kr_intake_worker_jobs(kr_intake_t *in)
+{
+    return in && in->workers ? (unsigned long)kr_workq_pending(in->workers) : 0;
+}
+
 void kr_intake_free(kr_intake_t *in)
 {
     if (!in)

@@ -218,6 +218,8 @@ def sns_concurrent_senders_on_workers_and_inline():
         t.eq(ids, sorted("sns:" + msgs[i]["MessageId"] for i in good), "workers=%d: each stored once" % workers)
         t.eq(d.metric("auth_failures_total", 'endpoint="/hooks/sns"'), float(len(bad)),
              "workers=%d: refusals counted" % workers)
+        _, text, _ = d.request("GET", "/metrics")
+        t.ok("\nkresponder_intake_worker_jobs 0\n" in text, "workers=%d: no SNS job left with the workers" % workers)
         d.stop()
 
 
