@@ -512,7 +512,7 @@ static int daemon_start(kr_daemon_t *d, char *err, size_t errlen)
     if ((rc = kr_http_start(d, err, errlen)) != 0)
         return rc;
     /* compaction is checked every second (and once now): a counter compare when there is
-     * nothing to do; under load it waits for a moment when every record is durable */
+     * nothing to do; it runs under load too (the snapshot carries events in flight) */
     struct timeval every = { 1, 0 };
     if (!(d->compact_timer = event_new(d->base, -1, EV_PERSIST, compact_timer_cb, d)) ||
         event_add(d->compact_timer, &every) != 0)
