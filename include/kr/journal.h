@@ -72,6 +72,11 @@ int kr_journal_compact(kr_journal_t *j, int (*fill)(kr_journal_snapshot_t *snap,
                        char *err, size_t errlen);
 /* Adds one record (borrowed; seq and t are set) to the snapshot being written. */
 int kr_journal_snapshot_add(kr_journal_snapshot_t *snap, json_t *record);
+/* Adds the record {"kind": kind, key: [strs...]} (plus seq and t) without building it in
+ * jansson: for the long id lists of a snapshot. Returns 0, KR_ENOMEM (or a string that is
+ * not UTF-8), KR_EIO. */
+int kr_journal_snapshot_add_strings(kr_journal_snapshot_t *snap, const char *kind, const char *key,
+                                    const char *const *strs, size_t n);
 /* How many segment files the directory holds. */
 unsigned kr_journal_segment_count(const kr_journal_t *j);
 

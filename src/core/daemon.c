@@ -299,25 +299,22 @@ int kr_daemon_add_snapshot(kr_daemon_t *d, kr_snapshot_fn fn, void *arg)
 
 typedef struct {
     kr_journal_snapshot_t *snap;
-    json_t *ids;
+    const char *ids[1000]; /* one "seen" record per 1,000 ids */
+    size_t n;
 } seen_chunk_t;
 
 static int flush_seen(seen_chunk_t *c)
 {
-    if (!json_array_size(c->ids))
-        return KR_OK;
-    json_t *rec = json_pack("{s:s,s:O}", "kind", "seen", "ids", c->ids);
-    int rc = rec ? kr_journal_snapshot_add(c->snap, rec) : KR_ENOMEM;
-    json_decref(rec);
-    json_array_clear(c->ids);
+    int rc = c->n ? kr_journal_snapshot_add_strings(c->snap, "seen", "ids", c->ids, c->n) : KR_OK;
+    c->n = 0;
     return rc;
 }
 
 static int seen_cb(const char *id, void *arg)
 {
     seen_chunk_t *c = arg;
-    json_array_append_new(c->ids, json_string(id));
-    return json_array_size(c->ids) >= 1000 ? flush_seen(c) : KR_OK;
+    c->ids[c->n++] = id; /* owned by the set, which does not change during the walk */
+    return c->n == sizeof c->ids / sizeof c->ids[0] ? flush_seen(c) : KR_OK;
 }
 
 /* The daemon's own state: recent events (then "processed": they went through the rules),
@@ -352,12 +349,16 @@ static int snapshot_fill(kr_journal_snapshot_t *snap, void *arg)
                 break;
         }
     }
-    seen_chunk_t c = { snap, json_array() };
+    seen_chunk_t *c = rc == KR_OK ? calloc(1, sizeof *c) : NULL;
+    if (rc == KR_OK && !c)
+        rc = KR_ENOMEM;
+    if (rc == KR_OK) {
+        c->snap = snap;
+        rc = kr_idset_foreach(d->seen, seen_cb, c);
+    }
     if (rc == KR_OK)
-        rc = c.ids ? kr_idset_foreach(d->seen, seen_cb, &c) : KR_ENOMEM;
-    if (rc == KR_OK)
-        rc = flush_seen(&c);
-    json_decref(c.ids);
+        rc = flush_seen(c);
+    free(c);
     for (int i = 0; i < d->nsnapshots && rc == KR_OK; i++)
         rc = d->snapshots[i].fn(snap, d->snapshots[i].arg);
     return rc;

@@ -173,3 +173,92 @@ KR_TEST(what_jansson_cannot_encode_is_refused)
     append(&f, json_pack("{s:s}", "after", "ok"));
     verify_and_close(&f);
 }
+
+/* Snapshot records: kr_journal_snapshot_add (the appends' encoder) and the id lists of
+ * kr_journal_snapshot_add_strings (no jansson tree) write json_dumps' bytes with their
+ * CRC, escapes and non-ASCII included. */
+typedef struct {
+    json_t *expect;
+} snapfill_t;
+
+static const char *const SNAP_IDS[] = { "am:0123456789abcdef:2026-11-24T19:00:00.000Z", "sns:\"quoted\"\\back",
+                                        "eb:caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x94\xa5", "ctl:\x01\t\n", "" };
+
+static int snap_fill(kr_journal_snapshot_t *snap, void *arg)
+{
+    snapfill_t *sf = arg;
+    json_t *rec = json_pack("{s:s,s:{s:s,s:i}}", "kind", "event", "event", "id", "x\xc3\xa9", "n", 7);
+    int rc = kr_journal_snapshot_add(snap, rec);
+    char *s = json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_array_append_new(sf->expect, json_string(s));
+    free(s);
+    json_decref(rec);
+    if (rc)
+        return rc;
+    size_t n = sizeof SNAP_IDS / sizeof SNAP_IDS[0];
+    rc = kr_journal_snapshot_add_strings(snap, "seen", "ids", SNAP_IDS, n);
+    json_t *ids = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(ids, json_string(SNAP_IDS[i]));
+    /* seq and t as the snapshot wrote them: read back below */
+    json_array_append_new(sf->expect, ids);
+    return rc;
+}
+
+static int snap_replay_cb(json_t *rec, void *arg)
+{
+    json_array_append(arg, rec);
+    return 0;
+}
+
+KR_TEST(snapshot_records_encode_like_jansson)
+{
+    fixture_t f;
+    char err[256] = "";
+    if (open_fixture(&f))
+        return;
+    snapfill_t sf = { json_array() };
+    CHECKF(kr_journal_compact(f.j, snap_fill, &sf, err, sizeof err) == KR_OK, "compact: %s", err);
+    kr_journal_close(f.j);
+    json_t *recs = json_array();
+    CHECKF(kr_journal_replay(f.dir, snap_replay_cb, recs, NULL, NULL, err, sizeof err) == KR_OK, "replay: %s", err);
+    /* snapshot.begin, the event, the ids, snapshot.end */
+    CHECK_INT(json_array_size(recs), 4);
+    json_t *seen = json_array_get(recs, 2);
+    CHECK_JSON(json_object_get(seen, "ids"), json_array_get(sf.expect, 1));
+    CHECK_STR(json_string_value(json_object_get(seen, "kind")), "seen");
+    /* byte for byte: the file's lines are json_dumps of the replayed records */
+    char path[128];
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/journal-00000002.log", f.dir);
+    char *text = kr_test_read(path, &len);
+    CHECK(text != NULL);
+    char *p = text;
+    for (size_t i = 0; text && i < json_array_size(recs); i++) {
+        char *want = json_dumps(json_array_get(recs, i), JSON_COMPACT | JSON_ENSURE_ASCII);
+        char prefix[16];
+        size_t wl = strlen(want);
+        char *nl = memchr(p, '\n', len - (size_t)(p - text));
+        snprintf(prefix, sizeof prefix, "%08x ", kr_crc32c(want, wl));
+        CHECKF(nl && (size_t)(nl - p) == wl + 9 && memcmp(p, prefix, 9) == 0 && memcmp(p + 9, want, wl) == 0,
+               "snapshot line %zu is json_dumps' bytes:\n  want %s%s\n  got  %.*s", i + 1, prefix, want,
+               nl ? (int)(nl - p) : 0, p);
+        if (i == 1)
+            CHECKF(nl && memcmp(p + 9, json_string_value(json_array_get(sf.expect, 0)),
+                                strlen(json_string_value(json_array_get(sf.expect, 0)))) == 0,
+                   "the event record as written");
+        free(want);
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    CHECK(text && p == text + len);
+    free(text);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/journal-00000001.log", f.dir);
+    unlink(path);
+    rmdir(f.dir);
+    json_decref(recs);
+    json_decref(sf.expect);
+    event_base_free(f.base);
+}
