@@ -260,5 +260,6 @@ KR_TEST(snapshot_records_encode_like_jansson)
     rmdir(f.dir);
     json_decref(recs);
     json_decref(sf.expect);
+    json_decref(f.expect); /* the fixture's, unused here */
     event_base_free(f.base);
 }
