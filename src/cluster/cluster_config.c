@@ -167,6 +167,87 @@ static int parse_stacks(const kr_doc_t *doc, const json_t *obj, const json_t *st
     return KR_OK;
 }
 
+#define ERE_COST_MAX 10000.0
+
+/* An upper bound of the copies glibc's regcomp makes of a POSIX ERE's atoms: it duplicates
+ * a repeated atom once per count ({m,n}: n copies, {m,}: m + 1; * + ?: 2), so stacked
+ * quantifiers ("x++++") and nested counted repeats multiply, and a 100-character pattern
+ * can take gigabytes (found by fuzz_cluster_config). Pure; *pp moves past what it read. */
+static double ere_cost(const char **pp, int depth)
+{
+    const char *p = *pp;
+    double total = 0, seq = 0;
+    if (depth > 64)
+        return ERE_COST_MAX * 2;
+    while (*p && *p != ')') {
+        double c = 1;
+        if (*p == '|') {
+            total += seq;
+            seq = 0;
+            p++;
+            continue;
+        }
+        if (*p == '(') {
+            p++;
+            c = ere_cost(&p, depth + 1);
+            if (*p == ')')
+                p++;
+        } else if (*p == '[') { /* a bracket expression, with [:class:] [.x.] [=x=] inside */
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            while (*p && *p != ']') {
+                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+                    char close = p[1];
+                    p += 2;
+                    while (*p && !(*p == close && p[1] == ']'))
+                        p++;
+                    if (*p)
+                        p += 2;
+                } else {
+                    p++;
+                }
+            }
+            if (*p == ']')
+                p++;
+        } else if (*p == '\\' && p[1]) {
+            p += 2;
+        } else {
+            p++;
+        }
+        while (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+            double f = 2;
+            if (*p == '{') {
+                char *end;
+                long m = strtol(p + 1, &end, 10), n = m;
+                if (end == p + 1 || m < 0)
+                    break; /* not a bound: regcomp says what is wrong */
+                if (*end == ',') {
+                    n = end[1] == '}' ? m + 1 : strtol(end + 1, &end, 10);
+                    if (end[0] == ',' && end[1] == '}')
+                        end++;
+                }
+                if (*end != '}')
+                    break;
+                f = n > m ? (double)n : (double)m;
+                if (f < 1)
+                    f = 1;
+                p = end + 1;
+            } else {
+                p++;
+            }
+            c *= f;
+            if (c > ERE_COST_MAX)
+                c = ERE_COST_MAX * 2; /* no overflow, whatever follows */
+        }
+        seq += c;
+    }
+    *pp = p;
+    return total + seq;
+}
+
 static int parse_inventory(const kr_doc_t *doc, const json_t *obj, const json_t *inv,
                            kr_cluster_cfg_t *c, char *err, size_t errlen)
 {
@@ -210,6 +291,20 @@ static int parse_inventory(const kr_doc_t *doc, const json_t *obj, const json_t 
                                                  sizeof why)))
             return kr_doc_member_errf(doc, inv, "alarm_name_regex", err, errlen,
                                       "alarm_name_regex: %s", why);
+        const char *scan = posix;
+        double cost = 0;
+        while (*scan && cost <= ERE_COST_MAX) { /* an unmatched ")" is a literal for glibc */
+            cost += ere_cost(&scan, 0);
+            if (*scan == ')')
+                scan++;
+        }
+        if (cost > ERE_COST_MAX) {
+            free(posix);
+            return kr_doc_member_errf(doc, inv, "alarm_name_regex", err, errlen,
+                                      "alarm_name_regex: its repetitions multiply beyond %.0f copies "
+                                      "(stacked quantifiers such as \"++\", or large nested counts): "
+                                      "write it without them", ERE_COST_MAX);
+        }
         r = regcomp(&c->alarm_re, posix, REG_EXTENDED);
         free(posix);
         if (r) {

@@ -131,6 +131,16 @@ KR_TEST(config_stacks_inventory_guards_errors)
           "groups and one named group (?P<broker>...))" },
         { "    inventory: {alarm_name_regex: \"kafka-b(?P<broker>[0-9]+\"}\n",
           "c.yaml:5:35: alarm_name_regex: Unmatched ( or \\(" },
+        /* glibc compiles stacked and nested counted repeats in exponential memory */
+        { "    inventory: {alarm_name_regex: \"kafka-b(?P<broker>[0-9]+)-++++++++++++++++++++++++++++++x\"}\n",
+          "c.yaml:5:35: alarm_name_regex: its repetitions multiply beyond 10000 copies (stacked "
+          "quantifiers such as \"++\", or large nested counts): write it without them" },
+        { "    inventory: {alarm_name_regex: \"or)(?P<broker>[0-9]+)-+++++++++++++++++++++++++++++x\"}\n",
+          "c.yaml:5:35: alarm_name_regex: its repetitions multiply beyond 10000 copies (stacked "
+          "quantifiers such as \"++\", or large nested counts): write it without them" },
+        { "    inventory: {alarm_name_regex: \"((((b(?P<broker>[0-9]){10}){10}){10}){11})\"}\n",
+          "c.yaml:5:35: alarm_name_regex: its repetitions multiply beyond 10000 copies (stacked "
+          "quantifiers such as \"++\", or large nested counts): write it without them" },
         { "    inventory: {regex: x}\n",
           "c.yaml:5:17: unknown key \"regex\" in inventory (known: instances, alarm_name_regex)" },
         { "    guards: {max_concurrent_evacuations: 0}\n",
