@@ -142,3 +142,55 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class EventBridgeLoad:
+    """Threads that post EventBridge "EC2 Instance Rebalance Recommendation" events (ids
+    PREFIX-NNNNNNN, 40 instances in turn) to the daemon at .addr as fast as it answers,
+    waiting while .addr is None (between a kill and a restart). .acked holds the event
+    ids ("eb:PREFIX-NNNNNNN") answered 202; an unanswered request is not counted, as a
+    sender would retry it."""
+
+    def __init__(self, secret, prefix, threads=4, timeout=5):
+        self.secret, self.prefix, self.timeout = secret, prefix, timeout
+        self.addr = None
+        self.acked = set()
+        self._lock = threading.Lock()
+        self._n = 0
+        self._stop = False
+        self._threads = [threading.Thread(target=self._post, daemon=True) for _ in range(threads)]
+
+    def event(self, n):
+        return {"version": "0", "id": "%s-%07d" % (self.prefix, n),
+                "detail-type": "EC2 Instance Rebalance Recommendation", "source": "aws.ec2",
+                "account": "123456789012", "time": "2026-11-24T19:10:00Z", "region": "ap-northeast-2",
+                "resources": [], "detail": {"instance-id": "i-%04d" % (n % 40)}}
+
+    def _post(self):
+        while not self._stop:
+            with self._lock:
+                self._n += 1
+                n = self._n
+            addr = self.addr
+            if not addr:
+                time.sleep(0.01)
+                continue
+            req = urllib.request.Request("http://%s/hooks/eventbridge" % addr, data=json.dumps(self.event(n)).encode(),
+                                         method="POST", headers={"X-Kresponder-Secret": self.secret,
+                                                                 "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                    if r.status == 202:
+                        with self._lock:
+                            self.acked.add("eb:%s-%07d" % (self.prefix, n))
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+
+    def start(self):
+        for th in self._threads:
+            th.start()
+
+    def stop(self, wait=10):
+        self._stop = True
+        for th in self._threads:
+            th.join(wait)

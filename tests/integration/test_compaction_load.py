@@ -8,10 +8,7 @@ import os
 import random
 import subprocess
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 
 import krlib
 import krzk
@@ -37,37 +34,8 @@ with open(os.path.join(directory, "rules", "r.yaml"), "w") as f:
 CONFIG = {"rules_dir": "rules", "eventbridge": {"secret": SECRET}, "log_level": "info",
           "events_keep": 200000, "journal": {"segment_size": "1MiB", "compact_after": COMPACT_AFTER}}
 
-state = {"addr": None, "stop": False}
-acked = set()
-lock = threading.Lock()
-counter = [0]
-
-
-def event(n):
-    return {"version": "0", "id": "load-%07d" % n, "detail-type": "EC2 Instance Rebalance Recommendation",
-            "source": "aws.ec2", "account": "123456789012", "time": "2026-11-24T19:10:00Z",
-            "region": "ap-northeast-2", "resources": [], "detail": {"instance-id": "i-%04d" % (n % 40)}}
-
-
-def worker():
-    while not state["stop"]:
-        with lock:
-            counter[0] += 1
-            n = counter[0]
-        addr = state["addr"]
-        if not addr:
-            time.sleep(0.01)
-            continue
-        req = urllib.request.Request("http://%s/hooks/eventbridge" % addr, data=json.dumps(event(n)).encode(),
-                                     method="POST", headers={"X-Kresponder-Secret": SECRET,
-                                                             "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                if r.status == 202:
-                    with lock:
-                        acked.add("eb:load-%07d" % n)
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass  # not acknowledged: a sender would retry; not counted
+load = krlib.EventBridgeLoad(SECRET, "load")
+acked = load.acked
 
 
 def segments():
@@ -83,15 +51,13 @@ def compactions(d):
 
 @t.case
 def compacts_under_load_and_survives_kills():
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(4)]
-    for th in threads:
-        th.start()
+    load.start()
     most, during, cycles = 0, 0, 4
     for cycle in range(cycles):
         d = krlib.Daemon.start(CONFIG, directory=directory)
         start_compactions = compactions(d)  # a leftover journal may compact at start
         acked_before = len(acked)
-        state["addr"] = d.addr
+        load.addr = d.addr
         if cycle == 0:
             # a long stretch of load: compaction has to keep up with it
             # (6 s, longer under a slow harness such as valgrind until two compactions ran)
@@ -116,10 +82,8 @@ def compacts_under_load_and_survives_kills():
         else:
             time.sleep(random.uniform(0.5, 2.5))
         d.kill()  # SIGKILL, mid-load
-        state["addr"] = None
-    state["stop"] = True
-    for th in threads:
-        th.join(10)
+        load.addr = None
+    load.stop(10)
     t.ok(len(acked) > 2000, "%d events acknowledged across %d kills" % (len(acked), cycles))
 
     d = krlib.Daemon.start(CONFIG, directory=directory)
@@ -127,7 +91,7 @@ def compacts_under_load_and_survives_kills():
     fed = sum(i["events"] for i in incidents)
     for eid in sorted(acked)[:3]:
         n = int(eid.split("-")[-1])
-        code, body, _ = d.post_json("/hooks/eventbridge", event(n), {"X-Kresponder-Secret": SECRET})
+        code, body, _ = d.post_json("/hooks/eventbridge", load.event(n), {"X-Kresponder-Secret": SECRET})
         t.eq((code, body.get("duplicates")), (202, 1), "an acknowledged event resent after the kills is a duplicate")
     t.eq(d.stop(), 0, "the daemon stops cleanly")
     r = subprocess.run([krlib.BIN, "journal", "dump", os.path.join(directory, "journal")],

@@ -6,10 +6,7 @@ import os
 import random
 import subprocess
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 
 import krlib
 import krzk
@@ -32,53 +29,20 @@ with open(os.path.join(directory, "rules", "r.yaml"), "w") as f:
     f.write(RULES)
 CONFIG = {"rules_dir": "rules", "eventbridge": {"secret": SECRET}, "log_level": "warn"}
 
-state = {"addr": None, "stop": False}
-acked = set()
-acked_lock = threading.Lock()
-counter = [0]
-
-
-def event(n):
-    return {"version": "0", "id": "crash-%06d" % n, "detail-type": "EC2 Instance Rebalance Recommendation",
-            "source": "aws.ec2", "account": "123456789012", "time": "2026-11-24T19:10:00Z",
-            "region": "ap-northeast-2", "resources": [], "detail": {"instance-id": "i-%04d" % (n % 40)}}
-
-
-def worker():
-    while not state["stop"]:
-        with acked_lock:
-            counter[0] += 1
-            n = counter[0]
-        addr = state["addr"]
-        if not addr:
-            time.sleep(0.01)
-            continue
-        req = urllib.request.Request("http://%s/hooks/eventbridge" % addr, data=json.dumps(event(n)).encode(),
-                                     method="POST", headers={"X-Kresponder-Secret": SECRET,
-                                                             "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=2) as r:
-                if r.status == 202:
-                    with acked_lock:
-                        acked.add("eb:crash-%06d" % n)
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass  # not acknowledged: the sender would retry; we do not count it
+load = krlib.EventBridgeLoad(SECRET, "crash", timeout=2)
+acked = load.acked
 
 
 @t.case
 def kill_under_load():
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(4)]
-    for th in threads:
-        th.start()
+    load.start()
     for i in range(KILLS):
         d = krlib.Daemon.start(CONFIG, directory=directory)
-        state["addr"] = d.addr
+        load.addr = d.addr
         time.sleep(random.uniform(0.2, 0.8))
         d.kill()  # SIGKILL, mid-load
-        state["addr"] = None
-    state["stop"] = True
-    for th in threads:
-        th.join(5)
+        load.addr = None
+    load.stop(5)
     t.ok(len(acked) > 50, "load was acknowledged across %d kills (%d events)" % (KILLS, len(acked)))
 
     # a final clean start replays everything and resumes; then stop and read the journal
@@ -86,7 +50,7 @@ def kill_under_load():
     sample = sorted(acked)[:5]
     for eid in sample:
         n = int(eid.split("-")[-1])
-        code, body, _ = d.post_json("/hooks/eventbridge", event(n), {"X-Kresponder-Secret": SECRET})
+        code, body, _ = d.post_json("/hooks/eventbridge", load.event(n), {"X-Kresponder-Secret": SECRET})
         t.eq((code, body.get("duplicates")), (202, 1), "an acknowledged event resent after the crashes is a duplicate")
     d.stop()
     r = subprocess.run([krlib.BIN, "journal", "dump", os.path.join(directory, "journal")],
