@@ -219,33 +219,48 @@ static void fail_cb(int rc, uint64_t seq, void *arg)
         event_base_loopexit(arg, NULL);
 }
 
-KR_TEST(failed_batch_write_settles_its_waiters_with_eio)
+/* A journal holding one durable record whose segment may grow by `room` bytes only
+ * (RLIMIT_FSIZE: a write beyond fails with EFBIG); *old gets the limit to restore, *size
+ * the segment's size, path its name. NULL with a failed check when it cannot be set up. */
+static kr_journal_t *open_size_limited(struct event_base *base, const char *dir, off_t room, struct rlimit *old,
+                                       off_t *size, char *path, size_t pathlen)
 {
     char err[256] = "";
-    char *dir = tmpdir();
-    struct rlimit old, lim;
-    evthread_use_pthreads();
-    struct event_base *base = event_base_new();
+    struct stat st;
+    struct rlimit lim;
     kr_journal_t *j = kr_journal_open(base, dir, err, sizeof err);
     CHECKF(j != NULL, "%s", err);
     if (!j)
-        return;
-    /* one durable record first: the segment then holds 1 record */
+        return NULL;
     json_t *rec = json_pack("{s:s,s:i}", "kind", "test", "n", 0);
     CHECK_INT(kr_journal_append(j, rec, NULL, NULL, NULL), 0);
     json_decref(rec);
     CHECK_INT(kr_journal_flush(j), 0);
-    struct stat st;
-    char path[128];
-    snprintf(path, sizeof path, "%s/journal-00000001.log", dir);
+    snprintf(path, pathlen, "%s/journal-00000001.log", dir);
     CHECK_INT(stat(path, &st), 0);
-    off_t size_before = st.st_size;
-
+    *size = st.st_size;
     signal(SIGXFSZ, SIG_IGN);
-    getrlimit(RLIMIT_FSIZE, &old);
-    lim = old;
-    lim.rlim_cur = (rlim_t)size_before + 100; /* room for part of the batch only */
+    getrlimit(RLIMIT_FSIZE, old);
+    lim = *old;
+    lim.rlim_cur = (rlim_t)(st.st_size + room);
     CHECK_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    return j;
+}
+
+KR_TEST(failed_batch_write_settles_its_waiters_with_eio)
+{
+    char err[256] = "", path[128];
+    char *dir = tmpdir();
+    struct rlimit old;
+    struct stat st;
+    off_t size_before;
+    json_t *rec;
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    /* room for part of the batch only */
+    kr_journal_t *j = open_size_limited(base, dir, 100, &old, &size_before, path, sizeof path);
+    if (!j)
+        return;
     for (int i = 1; i <= 3; i++) {
         rec = json_pack("{s:s,s:i,s:s}", "kind", "test", "n", i, "pad",
                         "............................................................");
@@ -370,28 +385,16 @@ KR_TEST(compaction_does_not_wait_for_pending_fsyncs)
  * run before that (its snapshot would make the state durable behind the waiter's back). */
 KR_TEST(compaction_waits_while_a_failed_write_is_reported)
 {
-    char err[256] = "";
+    char err[256] = "", path[128];
     char *dir = tmpdir();
-    struct rlimit old, lim;
+    struct rlimit old;
+    off_t size;
+    json_t *rec;
     evthread_use_pthreads();
     struct event_base *base = event_base_new();
-    kr_journal_t *j = kr_journal_open(base, dir, err, sizeof err);
-    CHECKF(j != NULL, "%s", err);
+    kr_journal_t *j = open_size_limited(base, dir, 10, &old, &size, path, sizeof path);
     if (!j)
         return;
-    json_t *rec = json_pack("{s:s,s:i}", "kind", "test", "n", 0);
-    CHECK_INT(kr_journal_append(j, rec, NULL, NULL, NULL), 0);
-    json_decref(rec);
-    CHECK_INT(kr_journal_flush(j), 0);
-    struct stat st;
-    char path[128];
-    snprintf(path, sizeof path, "%s/journal-00000001.log", dir);
-    CHECK_INT(stat(path, &st), 0);
-    signal(SIGXFSZ, SIG_IGN);
-    getrlimit(RLIMIT_FSIZE, &old);
-    lim = old;
-    lim.rlim_cur = (rlim_t)st.st_size + 10;
-    CHECK_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
     fail_rc = 0;
     fail_count = 0;
     for (int i = 1; i <= 3; i++) {
